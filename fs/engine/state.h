@@ -1,0 +1,77 @@
+/* state.h - the engine's one state object: registers, memory cells, the
+ * fair lock that guards them, the counters and the event log.
+ *
+ * Reads take the shared lock, mutations the exclusive lock.  Every mutation
+ * enters through state_apply as instructions of the isa language, so there
+ * is exactly one place where the state changes.  Nothing here knows about
+ * FUSE; the tests drive it directly.
+ */
+#ifndef RWFS_STATE_H
+#define RWFS_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "evlog.h"
+#include "isa.h"
+
+#define STATE_DEFAULT_CELLS 256
+#define STATE_MAX_CELLS (1u << 20)
+
+struct state;
+
+/* A new state with every register and ncells cells at 0 (1 <= ncells <=
+ * STATE_MAX_CELLS).  console (may be NULL) receives the event log.
+ * Returns NULL when out of memory. */
+struct state *state_new(size_t ncells, FILE *console);
+
+/* Frees the state; NULL is a no-op.  No lock may be held. */
+void state_free(struct state *st);
+
+size_t state_ncells(const struct state *st);
+struct evlog *state_evlog(struct state *st);
+
+/* The value of register reg (0..25), under the shared lock. */
+int64_t state_read_register(struct state *st, int reg);
+
+/* The value of a cell, under the shared lock.  Returns 0 or -ENXIO. */
+int state_read_cell(struct state *st, size_t cell, int64_t *out);
+
+/* All registers, under one shared lock: one consistent snapshot. */
+void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS]);
+
+/* Runs count instructions under the exclusive lock, all or nothing.  When
+ * reply is not NULL it receives a malloc'd text the caller frees: one line
+ * per instruction ("ok ADD A B -> A=42\n"), or on failure the single line
+ * "error line N: TEXT: MESSAGE\n".  Returns 0 or the -errno of
+ * isa_execute (-EDOM, -ERANGE, -ENXIO), the journal's -ENOSPC or -EIO
+ * (then nothing changed), or -ENOMEM; *err (may be NULL) says where.  With
+ * a store in "always" mode it returns once the batch is on disk. */
+int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
+		char **reply, size_t *reply_len, struct isa_error *err);
+
+/* Parses text as a batch and applies it: the mnt/ctl write.  Parse errors
+ * come back as from isa_parse_batch (-EINVAL, -ERANGE, -EFBIG, -E2BIG)
+ * with nothing run and the same "error line N: ..." reply. */
+int state_execute(struct state *st, const char *text, size_t len,
+		  char **reply, size_t *reply_len, struct isa_error *err);
+
+struct store;
+
+/* Hands st the store that makes its changes durable; st owns it from now
+ * on (state_free closes it).  From then on state_apply journals every batch
+ * before it returns, and a batch the journal refuses (-ENOSPC, -EIO) is
+ * taken back: the state in memory stays what was last made durable. */
+void state_attach_store(struct state *st, struct store *store);
+
+/* A store_apply_fn (see store.h) that runs one journaled batch on the
+ * state (arg) without journaling it again: the replay at start-up.
+ * Returns 0 or -EBADMSG when the record is not a batch that runs. */
+int state_restore(void *arg, const char *text, size_t len);
+
+/* Writes the `name value` lines of mnt/stats into buf (NUL-terminated).
+ * Returns the length it needed, like snprintf. */
+int state_format_stats(struct state *st, char *buf, size_t size);
+
+#endif

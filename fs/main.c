@@ -1,0 +1,311 @@
+/* main.c - rwfs: options, mount, the multi-threaded session loop, signals
+ * and a clean shutdown.
+ *
+ * libfuse conventions: background by default, -f foreground (then the
+ * event log goes to stdout), -d debug, -o mount options.  Ctrl-C, SIGTERM
+ * and `fusermount3 -u` all end the loop the same way and unmount.
+ */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "engine/state.h"
+#include "engine/store.h"
+#include "ops.h"
+
+#define RWFS_VERSION "0.1.0"
+
+#define DEFAULT_STATE "rwfs.state"
+
+struct options {
+	unsigned memory;
+	int quiet;
+	char *state;
+	char *sync;
+	unsigned long compact_size;
+	int recover;
+	int dump;
+	int asked;             /* -h or -V: no mount point needed */
+	const char *mountpoint; /* the first non-option argument */
+};
+
+static const struct fuse_opt option_spec[] = {
+	{ "--memory=%u", offsetof(struct options, memory), 0 },
+	{ "--quiet", offsetof(struct options, quiet), 1 },
+	{ "--state=%s", offsetof(struct options, state), 0 },
+	{ "--sync=%s", offsetof(struct options, sync), 0 },
+	{ "--compact-size=%lu", offsetof(struct options, compact_size), 0 },
+	{ "--recover", offsetof(struct options, recover), 1 },
+	{ "--dump", offsetof(struct options, dump), 1 },
+	FUSE_OPT_END
+};
+
+static void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+		"usage: %s [options] MOUNTPOINT\n"
+		"\n"
+		"Shared memory as files: registers A-Z, memory cells and an\n"
+		"instruction file under MOUNTPOINT.\n"
+		"\n"
+		"rwfs options:\n"
+		"    --state=DIR            state directory (default ./%s, made on first\n"
+		"                           use; a DIR given here must exist)\n"
+		"    --sync=MODE            always: on disk before each write returns;\n"
+		"                           everysec (default): on disk within a second;\n"
+		"                           no: when the kernel flushes\n"
+		"    --compact-size=BYTES   compact the journal past this size (default %u)\n"
+		"    --recover              start from the last good record of a damaged\n"
+		"                           journal (a copy of it is kept)\n"
+		"    --dump                 print the state directory's records and exit\n"
+		"    --memory=N             number of memory cells (default %d, at most %u)\n"
+		"    --quiet                no event log on the console in -f mode\n"
+		"\n",
+		prog, DEFAULT_STATE, STORE_DEFAULT_COMPACT_BYTES, STATE_DEFAULT_CELLS,
+		STATE_MAX_CELLS);
+}
+
+/* Keeps libfuse's own options and refuses unknown long options, which
+ * libfuse would otherwise take for the mount point. */
+static int option_filter(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *opts = data;
+	bool asks = strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 ||
+		    strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0;
+
+	(void)outargs;
+	if (key == FUSE_OPT_KEY_OPT && strncmp(arg, "--", 2) == 0 && !asks) {
+		fprintf(stderr, "rwfs: unknown option '%s'\n", arg);
+		return -1;
+	}
+	opts->asked |= asks;
+	if (key == FUSE_OPT_KEY_NONOPT && !opts->mountpoint)
+		opts->mountpoint = arg;
+	return 1;
+}
+
+static int parse_sync(const char *name, enum store_sync *out)
+{
+	static const char *const names[] = {
+		[STORE_SYNC_ALWAYS] = "always",
+		[STORE_SYNC_EVERYSEC] = "everysec",
+		[STORE_SYNC_NO] = "no",
+	};
+
+	for (int i = 0; i < 3; i++) {
+		if (strcmp(name, names[i]) == 0) {
+			*out = (enum store_sync)i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "rwfs: --sync must be always, everysec or no, not '%s'\n", name);
+	return -1;
+}
+
+/* Opens the state directory and restores st from it.  The default
+ * directory is made on first use; one given with --state must exist, so
+ * that a mistyped path is not silently a new, empty state. */
+static int open_store(const struct options *opts, enum store_sync sync, struct state *st,
+		      struct store **store)
+{
+	struct store_options so = {
+		.dir = opts->state ? opts->state : DEFAULT_STATE,
+		.sync = sync,
+		.compact_bytes = opts->compact_size,
+		.recover = opts->recover,
+		.notices = stderr,
+	};
+	char msg[512] = "";
+	int ret;
+
+	if (!opts->state && mkdir(DEFAULT_STATE, 0755) != 0 && errno != EEXIST) {
+		fprintf(stderr, "rwfs: cannot make state directory '%s': %s\n", DEFAULT_STATE,
+			strerror(errno));
+		return -1;
+	}
+	ret = store_open(&so, state_restore, st, store, msg, sizeof(msg));
+	if (ret) {
+		fprintf(stderr, "rwfs: %s\n", msg);
+		return -1;
+	}
+	state_attach_store(st, *store);
+	return 0;
+}
+
+/* True when path is itself a mount point in /proc/self/mountinfo. */
+static int is_mounted(const char *path)
+{
+	char real[PATH_MAX], line[PATH_MAX * 2], point[PATH_MAX];
+	FILE *f;
+	int found = 0;
+
+	if (!realpath(path, real))
+		return 0;
+	f = fopen("/proc/self/mountinfo", "r");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = sscanf(line, "%*s %*s %*s %*s %4095s", point) == 1 &&
+			strcmp(point, real) == 0;
+	fclose(f);
+	return found;
+}
+
+/* A one-line reason why path cannot be mounted on, or NULL. */
+static const char *mountpoint_problem(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		if (errno == ENOTCONN)
+			return "a stale mount (run fusermount3 -u on it first)";
+		return errno == ENOENT ? "does not exist" : strerror(errno);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return "is not a directory";
+	if (is_mounted(path))
+		return "is already mounted";
+	return NULL;
+}
+
+static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
+		       struct state *st, struct store *store)
+{
+	struct fuse_loop_config *config = NULL;
+	struct fuse_session *se;
+	struct rwfs *fs;
+	int ret = 1;
+
+	fs = rwfs_new(st);
+	if (!fs)
+		return 1;
+	se = fuse_session_new(args, &rwfs_ops, sizeof(rwfs_ops), fs);
+	if (!se) {
+		ret = 2;
+		goto out_fs;
+	}
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cmd->mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(cmd->foreground);
+	/* After the fork of fuse_daemonize: threads do not survive it. */
+	if (store_start(store) != 0) {
+		fprintf(stderr, "rwfs: cannot start the journal syncer\n");
+		goto out_unmount;
+	}
+
+	config = fuse_loop_cfg_create();
+	if (!config)
+		goto out_unmount;
+	fuse_loop_cfg_set_clone_fd(config, cmd->clone_fd);
+	fuse_loop_cfg_set_max_threads(config, cmd->max_threads);
+	/* UINT_MAX is libfuse's "not given"; its own default keeps idle
+	 * threads instead of churning them. */
+	if (cmd->max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(config, cmd->max_idle_threads);
+	ret = cmd->singlethread ? fuse_session_loop(se) : fuse_session_loop_mt(se, config);
+	ret = ret < 0 ? 1 : 0;
+	fuse_loop_cfg_destroy(config);
+
+out_unmount:
+	/* Parked readers get their EOF while the connection still stands. */
+	rwfs_free(fs);
+	fs = NULL;
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_fs:
+	rwfs_free(fs);
+	return ret;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options opts = { .memory = STATE_DEFAULT_CELLS };
+	struct fuse_cmdline_opts cmd = { 0 };
+	enum store_sync sync = STORE_SYNC_EVERYSEC;
+	struct store *store = NULL;
+	const char *problem;
+	struct state *st = NULL;
+	int ret = 2;
+
+	if (fuse_opt_parse(&args, &opts, option_spec, option_filter) != 0) {
+		usage(stderr, argv[0]);
+		goto out;
+	}
+	/* Before libfuse's own parsing, which would print its noise and a
+	 * usage for a mount point that is not there. */
+	problem = opts.mountpoint && !opts.asked && !opts.dump
+			  ? mountpoint_problem(opts.mountpoint) : NULL;
+	if (problem) {
+		fprintf(stderr, "rwfs: mount point '%s' %s\n", opts.mountpoint, problem);
+		ret = 1;
+		goto out;
+	}
+	if (fuse_parse_cmdline(&args, &cmd) != 0) {
+		usage(stderr, argv[0]);
+		goto out;
+	}
+	if (cmd.show_help) {
+		usage(stdout, argv[0]);
+		printf("FUSE options:\n");
+		fflush(stdout);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	if (opts.dump) {
+		ret = store_dump(opts.state ? opts.state : DEFAULT_STATE, stdout);
+		if (ret)
+			fprintf(stderr, "rwfs: %s: %s\n", opts.state ? opts.state : DEFAULT_STATE,
+				strerror(-ret));
+		ret = ret ? 1 : 0;
+		goto out;
+	}
+	if (cmd.show_version) {
+		printf("rwfs %s (libfuse %s)\n", RWFS_VERSION, fuse_pkgversion());
+		ret = 0;
+		goto out;
+	}
+	if (!cmd.mountpoint) {
+		fprintf(stderr, "rwfs: no mount point given\n");
+		usage(stderr, argv[0]);
+		goto out;
+	}
+	if (opts.memory == 0 || opts.memory > STATE_MAX_CELLS) {
+		fprintf(stderr, "rwfs: --memory must be 1..%u\n", STATE_MAX_CELLS);
+		goto out;
+	}
+	if (opts.sync && parse_sync(opts.sync, &sync) != 0)
+		goto out;
+	ret = 1;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	st = state_new(opts.memory, cmd.foreground && !opts.quiet ? stdout : NULL);
+	if (!st) {
+		fprintf(stderr, "rwfs: out of memory\n");
+		goto out;
+	}
+	if (open_store(&opts, sync, st, &store) != 0)
+		goto out;
+	ret = run_session(&args, &cmd, st, store);
+
+out:
+	state_free(st);
+	free(opts.state);
+	free(opts.sync);
+	free(cmd.mountpoint);
+	fuse_opt_free_args(&args);
+	return ret;
+}

@@ -1,0 +1,28 @@
+/* ops.h - the FUSE low-level operations of rwfs.
+ *
+ * Each handler decodes its request, makes one engine call and replies.
+ * Every file is opened with direct_io, so the kernel caches no data and
+ * every read reaches the engine; attributes are never cached either, so
+ * `stat` shows the length of the current text.
+ */
+#ifndef RWFS_OPS_H
+#define RWFS_OPS_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "engine/state.h"
+
+struct rwfs;
+
+extern const struct fuse_lowlevel_ops rwfs_ops;
+
+/* The userdata of the session: the state it serves (not owned) and the
+ * parked readers of mnt/events.  NULL when out of memory. */
+struct rwfs *rwfs_new(struct state *st);
+
+/* Answers every parked request (EOF) and frees fs; NULL is a no-op.  Call
+ * it after the session loop ended and before unmounting. */
+void rwfs_free(struct rwfs *fs);
+
+#endif

@@ -1,0 +1,59 @@
+/* wait.h - parked FUSE requests: answered later, from another thread.
+ *
+ * A read that has nothing to return yet (mnt/events, later the queues) must
+ * not sleep in its worker thread: libfuse has only a few, and a handful of
+ * blocked readers would stop the writers that would wake them.  Instead the
+ * handler parks its request here and returns; whoever makes the file ready
+ * calls waitq_wake, which retries the parked requests in arrival order.  A
+ * fuse_req_t stays valid until it is answered, also after its handler
+ * returned.
+ *
+ * Interrupts: a caller that gets a signal makes the kernel send an
+ * interrupt; the parked request is then answered EINTR and takes nothing.
+ *
+ * Lock order: waitq lock, then whatever try takes (the engine's locks),
+ * then libfuse's own locks.  Interrupt callbacks run under libfuse's
+ * request lock and take the waitq lock; the waitq lock is therefore never
+ * held while registering an interrupt callback.
+ */
+#ifndef RWFS_WAIT_H
+#define RWFS_WAIT_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <stdbool.h>
+
+struct waitq;
+
+/* Tries to answer req for handle with a read of at most size bytes.
+ * Returns true when it replied (data, EOF or an error), false when the
+ * request must keep waiting.  Called with the waitq lock held. */
+typedef bool (*waitq_try_fn)(fuse_req_t req, void *handle, size_t size);
+
+/* A new empty queue whose requests are answered by try.  NULL when out of
+ * memory. */
+struct waitq *waitq_new(waitq_try_fn try);
+
+/* Answers every parked request with EOF and frees the queue; NULL is a
+ * no-op.  For shutdown, when no handler runs any more. */
+void waitq_free(struct waitq *q);
+
+/* Parks req unless try answers it at once (this closes the gap between the
+ * caller's first look and the parking).  Never blocks. */
+void waitq_park(struct waitq *q, fuse_req_t req, void *handle, size_t size);
+
+/* Retries every parked request in arrival order, and tells every poller
+ * registered with waitq_poll to look again. */
+void waitq_wake(struct waitq *q);
+
+/* Keeps ph (may be NULL) as handle's poll handle until the next wake,
+ * replacing and destroying an earlier one. */
+void waitq_poll(struct waitq *q, void *handle, struct fuse_pollhandle *ph);
+
+/* Drops what the queue keeps for handle (its poll handle): for release. */
+void waitq_forget(struct waitq *q, void *handle);
+
+/* The number of parked requests. */
+unsigned waitq_waiting(struct waitq *q);
+
+#endif

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# In -f mode the daemon prints one event line per operation on stdout:
+# "HH:MM:SS.mmm pid N (comm) OPERATION OBJECT -> OUTCOME".
+. "$(dirname "$0")/lib.sh"
+
+# log_line ERE: the first line of the console log matching ERE, waiting up
+# to 5 s for it to be written.
+log_line() {
+	wait_until 5 grep -qE -- "$1" "$RWFS_LOG" || fail "no console log line matching /$1/; log:
+$(tail -n 20 "$RWFS_LOG")"
+	grep -m1 -E -- "$1" "$RWFS_LOG"
+}
+
+echo 5 >"$MNT/C"
+line=$(log_line ' write C "5" -> ok$') || exit 1
+assert_match "$EVENT_RE" "$line" "format of the write line"
+
+cat "$MNT/C" >/dev/null
+line=$(log_line ' \(cat\) read C -> 5$') || exit 1
+assert_match "$EVENT_RE" "$line" "format of the read line"
+
+echo 'DIV A Z' >"$MNT/ctl" 2>/dev/null
+line=$(log_line ' ctl "DIV A Z" -> error line 1: division by zero$') || exit 1
+assert_match "$EVENT_RE" "$line" "format of the ctl line"
+
+# The pid is the client's.
+"$PYTHON" -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, b"77\n")
+os.close(fd)
+print(os.getpid())' "$MNT/D" >"$TEST_TMP/pid" || fail "python write to mnt/D failed"
+log_line "pid $(cat "$TEST_TMP/pid") \([^)]*\) write D \"77\" -> ok\$" >/dev/null || exit 1
+
+# Every line has the format, whatever was read.
+for f in registers stats mem/3 ctl; do
+	cat "$MNT/$f" >/dev/null || fail "cat mnt/$f failed"
+done
+ls "$MNT" >/dev/null
+while IFS= read -r line; do
+	assert_match "$EVENT_RE" "$line" "console log line"
+done <"$RWFS_LOG"
