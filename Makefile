@@ -21,7 +21,7 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
 
-PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev python3 util-linux
+PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev python3 util-linux attr
 
 ENGINE_SRC := $(wildcard fs/engine/*.c)
 FS_SRC     := $(wildcard fs/*.c)
@@ -36,7 +36,7 @@ DAEMON     := $(if $(SAN),$(BUILD)/rwfs,rwfs)
 all: $(DAEMON)
 
 $(DAEMON): $(FS_OBJ) $(ENGINE_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) -lcrypt -lpthread
 
 $(BUILD)/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
@@ -49,7 +49,7 @@ $(BUILD)/fs/engine/%.o: fs/engine/%.c
 
 $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifs/engine -o $@ $(filter %.c %.o,$^) -lcmocka -lpthread
+	$(CC) $(ALL_CFLAGS) -Ifs/engine -o $@ $(filter %.c %.o,$^) -lcmocka -lcrypt -lpthread
 
 deps:
 	@missing=$$(for p in $(PACKAGES); do \

@@ -10,6 +10,7 @@
 #define INO_ROOT 1
 #define INO_REGISTER 2
 #define INO_CELL 1024
+#define INO_QUEUE (1ull << 32)
 
 /* The root's entries other than the registers, in listing order. */
 static const struct {
@@ -23,6 +24,7 @@ static const struct {
 	{ "stats", NODE_STATS, 30, S_IFREG | 0444 },
 	{ "events", NODE_EVENTS, 31, S_IFREG | 0444 },
 	{ "mem", NODE_MEMDIR, 32, S_IFDIR | 0555 },
+	{ "queues", NODE_QUEUEDIR, 33, S_IFDIR | 0755 },
 };
 
 #define NFILES (sizeof(files) / sizeof(files[0]))
@@ -36,6 +38,10 @@ int node_from_ino(uint64_t ino, size_t ncells, struct node *out)
 	}
 	if (ino >= INO_REGISTER && ino < INO_REGISTER + NREGISTERS) {
 		*out = (struct node){ NODE_REGISTER, ino - INO_REGISTER };
+		return 0;
+	}
+	if (ino >= INO_QUEUE) {
+		*out = (struct node){ NODE_QUEUE, ino - INO_QUEUE };
 		return 0;
 	}
 	if (ino >= INO_CELL && ino - INO_CELL < ncells) {
@@ -60,6 +66,8 @@ uint64_t node_ino(const struct node *node)
 		return INO_REGISTER + node->index;
 	case NODE_CELL:
 		return INO_CELL + node->index;
+	case NODE_QUEUE:
+		return INO_QUEUE + node->index;
 	default:
 		for (size_t i = 0; i < NFILES; i++)
 			if (files[i].kind == node->kind)
@@ -70,7 +78,7 @@ uint64_t node_ino(const struct node *node)
 
 /* Parses a cell number written the canonical way ("7", not "07" or "+7"),
  * so that every cell has exactly one name. */
-static int parse_cell(const char *name, size_t ncells, size_t *out)
+static int parse_cell(const char *name, size_t ncells, uint64_t *out)
 {
 	char *end;
 	unsigned long v;
@@ -140,7 +148,7 @@ void node_path(const struct node *node, char *buf, size_t size)
 		snprintf(buf, size, "%c", (char)('A' + node->index));
 		return;
 	case NODE_CELL:
-		snprintf(buf, size, "mem/%zu", node->index);
+		snprintf(buf, size, "mem/%llu", (unsigned long long)node->index);
 		return;
 	default:
 		for (size_t i = 0; i < NFILES; i++)
@@ -156,6 +164,7 @@ mode_t node_mode(const struct node *node)
 		return S_IFDIR | 0755;
 	case NODE_REGISTER:
 	case NODE_CELL:
+	case NODE_QUEUE:
 		return S_IFREG | 0666;
 	default:
 		for (size_t i = 0; i < NFILES; i++)

@@ -5,8 +5,10 @@
  * lookup counts or a lock.
  *
  *   1            the root          2..27   registers A..Z
- *   28 registers  29 ctl  30 stats  31 events  32 mem/
+ *   28 registers  29 ctl  30 stats  31 events  32 mem/  33 queues/
  *   1024 + N     mem/N
+ *   2^32 + ID    queues/NAME, ID the queue's id in the state (the names in
+ *                queues/ come and go: ops.c asks the state for them)
  */
 #ifndef RWFS_NODES_H
 #define RWFS_NODES_H
@@ -24,11 +26,13 @@ enum node_kind {
 	NODE_EVENTS,
 	NODE_MEMDIR,
 	NODE_CELL,
+	NODE_QUEUEDIR,
+	NODE_QUEUE,
 };
 
 struct node {
 	enum node_kind kind;
-	size_t index; /* register 0..25, or cell number */
+	uint64_t index; /* register 0..25, cell number, or queue id */
 };
 
 /* The node of inode ino, or -ENOENT.  ncells bounds the cells. */
@@ -37,15 +41,17 @@ int node_from_ino(uint64_t ino, size_t ncells, struct node *out);
 uint64_t node_ino(const struct node *node);
 
 /* The child called name of directory dir, or -ENOENT (-ENOTDIR when dir
- * is not a directory). */
+ * is not a directory).  Not for queues/. */
 int node_lookup(const struct node *dir, const char *name, size_t ncells,
 		struct node *out);
 
-/* The i-th child of dir (i from 0) and its name, or -ENOENT past the end. */
+/* The i-th child of dir (i from 0) and its name, or -ENOENT past the end.
+ * Not for queues/. */
 int node_child(const struct node *dir, size_t i, size_t ncells, struct node *out,
 	       char *name, size_t size);
 
-/* The file's name as shown in the event log ("A", "mem/7", "ctl"). */
+/* The file's name as shown in the event log ("A", "mem/7", "ctl"); not
+ * for a queue. */
 void node_path(const struct node *node, char *buf, size_t size);
 
 /* File type and permission bits. */

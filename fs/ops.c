@@ -18,127 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "nodes.h"
-#include "ops.h"
-#include "wait.h"
+#include "fs.h"
 
-/* Names never change, so the kernel may keep them; attributes change with
- * every write, so it may not. */
+/* Fixed names never change, so the kernel may keep them; attributes
+ * change with every write, so it may not. */
 #define ENTRY_TIMEOUT 86400.0
-#define ATTR_TIMEOUT 0.0
 #define EVENTS_CHUNK 16384 /* most bytes of events one read returns */
-#define QUOTE_MAX 64       /* most bytes of written text the log shows */
-
-struct rwfs {
-	struct state *st;
-	struct waitq *events; /* parked readers of mnt/events */
-	struct timespec mounted;
-	pthread_mutex_t handles_lock;
-	struct handle *handles; /* under handles_lock: every open file */
-};
-
-/* The kernel sends no release for files still open when the session ends,
- * so every handle is also on the fs's list, to be freed at shutdown. */
-struct handle {
-	struct handle *prev, *next; /* under fs->handles_lock */
-	struct node node;
-	pthread_mutex_t lock;
-	char *text;             /* under lock: snapshot, or the ctl reply */
-	size_t len;             /* under lock */
-	size_t cap;             /* under lock */
-	size_t cursor;          /* under lock: next reply byte of mnt/ctl */
-	struct evlog_cursor events_cursor; /* under the event log's lock */
-};
-
-static struct rwfs *fs_of(fuse_req_t req)
-{
-	return fuse_req_userdata(req);
-}
-
-static struct handle *handle_of(struct fuse_file_info *fi)
-{
-	return (struct handle *)(uintptr_t)fi->fh;
-}
-
-/* --- the event log ------------------------------------------------------ */
-
-/* The command name of pid, as ps shows it, or "?" when it is gone. */
-static void command_name(pid_t pid, char *buf, size_t size)
-{
-	char path[32];
-	ssize_t n = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, size - 1);
-		close(fd);
-	}
-	if (n <= 0) {
-		snprintf(buf, size, "?");
-		return;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
-
-static bool logging(struct rwfs *fs)
-{
-	return evlog_wanted(state_evlog(fs->st));
-}
-
-/* Appends "pid N (comm) MESSAGE" for the client of req. */
-static void log_event(struct rwfs *fs, fuse_req_t req, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void log_event(struct rwfs *fs, fuse_req_t req, const char *fmt, ...)
-{
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char comm[32], message[EVLOG_LINE_MAX];
-	va_list ap;
-
-	command_name(ctx->pid, comm, sizeof(comm));
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
-	va_end(ap);
-	evlog_append(state_evlog(fs->st), "pid %d (%s) %s", (int)ctx->pid, comm, message);
-}
-
-/* Writes text as a C-like quoted string, cut after QUOTE_MAX bytes. */
-static void quote(const char *text, size_t len, char *out, size_t size)
-{
-	size_t o = 0;
-
-	out[o++] = '"';
-	for (size_t i = 0; i < len && i < QUOTE_MAX && o + 6 < size; i++) {
-		unsigned char c = (unsigned char)text[i];
-
-		if (c == '\n' && i + 1 == len)
-			break;
-		if (c == '\n')
-			o += (size_t)snprintf(out + o, size - o, "\\n");
-		else if (c == '"' || c == '\\')
-			o += (size_t)snprintf(out + o, size - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
-			out[o++] = (char)c;
-	}
-	if (len > QUOTE_MAX && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	snprintf(out + o, size - o, "\"");
-}
-
-/* Logs "WHAT "TEXT" -> OUTCOME". */
-static void log_outcome(struct rwfs *fs, fuse_req_t req, const char *what,
-			const char *text, size_t len, const char *outcome)
-{
-	char quoted[QUOTE_MAX * 4 + 8];
-
-	quote(text, len, quoted, sizeof(quoted));
-	log_event(fs, req, "%s %s -> %s", what, quoted, outcome);
-}
 
 /* --- file contents ------------------------------------------------------ */
 
@@ -167,7 +52,8 @@ static int format_node(struct rwfs *fs, const struct node *node, char *buf, size
 		}
 		return (int)len;
 	case NODE_STATS:
-		return state_format_stats(fs->st, buf, size);
+		len = (size_t)state_format_stats(fs->st, buf, size);
+		return (int)queuefs_format_stats(fs, buf, size, len);
 	default:
 		if (size)
 			buf[0] = '\0';
@@ -231,6 +117,15 @@ static bool events_try(fuse_req_t req, void *arg, size_t size)
 	return true;
 }
 
+static void events_end(fuse_req_t req, void *arg, int err)
+{
+	(void)arg;
+	if (err)
+		fuse_reply_err(req, err);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
 static void events_appended(void *arg)
 {
 	struct rwfs *fs = arg;
@@ -269,6 +164,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	int ret;
 
 	ret = node_of(req, parent, &dir);
+	if (!ret && dir.kind == NODE_QUEUEDIR) {
+		ret = queuefs_lookup(fs, name, &e);
+		if (ret)
+			fuse_reply_err(req, -ret);
+		else
+			fuse_reply_entry(req, &e);
+		return;
+	}
 	if (!ret)
 		ret = node_lookup(&dir, name, state_ncells(fs->st), &node);
 	if (ret) {
@@ -290,25 +193,31 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 	(void)fi;
 	ret = node_of(req, ino, &node);
-	if (ret) {
+	if (!ret && node.kind == NODE_QUEUE)
+		ret = queuefs_getattr(fs_of(req), &node, &st);
+	else if (!ret)
+		fill_attr(fs_of(req), &node, &st);
+	if (ret)
 		fuse_reply_err(req, -ret);
-		return;
-	}
-	fill_attr(fs_of(req), &node, &st);
-	fuse_reply_attr(req, &st, ATTR_TIMEOUT);
+	else
+		fuse_reply_attr(req, &st, ATTR_TIMEOUT);
 }
 
-/* A truncate of a value file or of ctl changes nothing: a value is only
- * ever replaced whole by a write.  Times are accepted (touch works) and
- * ignored; owners and modes are fixed. */
+/* A truncate of a value file, of ctl or of a queue changes nothing: a
+ * value is only ever replaced whole by a write, and items are only taken by
+ * reads.  Times are accepted (touch works) and ignored; owners are fixed,
+ * and so are modes, but for a queue's write permission: its seal. */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
 	struct node node;
 	int ret;
 
-	(void)attr;
 	ret = node_of(req, ino, &node);
+	if (!ret && node.kind == NODE_QUEUE && (to_set & FUSE_SET_ATTR_MODE)) {
+		ret = queuefs_chmod(req, &node, attr->st_mode);
+		to_set &= ~FUSE_SET_ATTR_MODE;
+	}
 	if (!ret && (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
 		ret = -EPERM;
 	if (!ret && (to_set & FUSE_SET_ATTR_SIZE) && !(node_mode(&node) & 0222))
@@ -342,6 +251,11 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	/* Offsets 0 and 1 are "." and "..", then the children in order. */
 	for (off_t i = off;; i++) {
+		if (i >= 2 && dir.kind == NODE_QUEUEDIR) {
+			used += queuefs_readdir(req, fs, (size_t)i - 2, i, buf + used,
+						size - used);
+			break;
+		}
 		struct stat st = { 0 };
 		size_t need;
 
@@ -364,28 +278,17 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	free(buf);
 }
 
-static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+/* A new handle for an open file, on the fs's list.  NULL when out of
+ * memory. */
+static struct handle *handle_new(struct rwfs *fs, const struct node *node)
 {
-	struct rwfs *fs = fs_of(req);
-	struct handle *h;
-	struct node node;
-	int ret;
+	struct handle *h = calloc(1, sizeof(*h));
 
-	ret = node_of(req, ino, &node);
-	if (!ret && S_ISDIR(node_mode(&node)))
-		ret = -EISDIR;
-	if (!ret && (fi->flags & O_ACCMODE) != O_RDONLY && !(node_mode(&node) & 0222))
-		ret = -EACCES;
-	h = ret ? NULL : calloc(1, sizeof(*h));
-	if (!ret && !h)
-		ret = -ENOMEM;
-	if (ret) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
-	h->node = node;
+	if (!h)
+		return NULL;
+	h->node = *node;
 	pthread_mutex_init(&h->lock, NULL);
-	if (node.kind == NODE_EVENTS) {
+	if (node->kind == NODE_EVENTS) {
 		evlog_subscribe(state_evlog(fs->st));
 		h->events_cursor = evlog_tail(state_evlog(fs->st));
 	}
@@ -395,9 +298,36 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		h->next->prev = h;
 	fs->handles = h;
 	pthread_mutex_unlock(&fs->handles_lock);
+	return h;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct rwfs *fs = fs_of(req);
+	struct handle *h = NULL;
+	struct node node;
+	int ret;
+
+	ret = node_of(req, ino, &node);
+	if (!ret && node.kind == NODE_QUEUE)
+		ret = state_queue_stats(fs->st, node.index, NULL, NULL);
+	if (!ret && S_ISDIR(node_mode(&node)))
+		ret = -EISDIR;
+	if (!ret && (fi->flags & O_ACCMODE) != O_RDONLY && !(node_mode(&node) & 0222))
+		ret = -EACCES;
+	if (!ret) {
+		h = handle_new(fs, &node);
+		ret = h ? 0 : -ENOMEM;
+	}
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
 	fi->fh = (uintptr_t)h;
 	fi->direct_io = 1;
-	fi->nonseekable = node.kind == NODE_CTL || node.kind == NODE_EVENTS;
+	/* Streams have no positions: ctl's reply, events, queues. */
+	fi->nonseekable = node.kind == NODE_CTL || node.kind == NODE_EVENTS ||
+			  node.kind == NODE_QUEUE;
 	fuse_reply_open(req, fi);
 }
 
@@ -407,6 +337,8 @@ static void handle_free(struct rwfs *fs, struct handle *h)
 		waitq_forget(fs->events, h);
 		evlog_unsubscribe(state_evlog(fs->st));
 	}
+	if (h->node.kind == NODE_QUEUE)
+		queuefs_forget(fs, h);
 	pthread_mutex_destroy(&h->lock);
 	free(h->text);
 	free(h);
@@ -512,6 +444,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case NODE_EVENTS:
 		read_events(req, h, size, fi->flags);
 		break;
+	case NODE_QUEUE:
+		queuefs_read(req, h, size, fi->flags);
+		break;
 	default:
 		read_snapshot(req, h, size, off);
 		break;
@@ -593,7 +528,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	struct handle *h = handle_of(fi);
 
 	(void)ino;
-	(void)off; /* each write() is a whole value or batch, as in sysfs */
+	(void)off; /* each write() is a whole value, batch or set of items */
 	switch (h->node.kind) {
 	case NODE_REGISTER:
 	case NODE_CELL:
@@ -601,6 +536,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		break;
 	case NODE_CTL:
 		write_batch(req, h, buf, size);
+		break;
+	case NODE_QUEUE:
+		queuefs_write(req, h, buf, size, fi->flags);
 		break;
 	default:
 		fuse_reply_err(req, EBADF);
@@ -616,6 +554,10 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	unsigned revents = POLLIN | POLLOUT;
 
 	(void)ino;
+	if (h->node.kind == NODE_QUEUE) {
+		queuefs_poll(req, h, ph);
+		return;
+	}
 	if (h->node.kind != NODE_EVENTS) {
 		if (ph)
 			fuse_pollhandle_destroy(ph);
@@ -628,36 +570,130 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 	fuse_reply_poll(req, revents);
 }
 
-/* The namespace is fixed: nothing can be created, removed or renamed. */
+/* Only queues come and go: the rest of the namespace is fixed. */
+static bool in_queues(fuse_req_t req, fuse_ino_t parent)
+{
+	struct node dir;
+
+	return node_of(req, parent, &dir) == 0 && dir.kind == NODE_QUEUEDIR;
+}
+
+/* touch and mkfifo: both make a queue, which stays a regular file (a FIFO
+ * would be served by the kernel, never reaching rwfs). */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
-	(void)parent, (void)name, (void)mode, (void)rdev;
-	fuse_reply_err(req, EPERM);
+	struct fuse_entry_param e;
+	int ret;
+
+	(void)rdev;
+	if (!in_queues(req, parent) || !(S_ISREG(mode) || S_ISFIFO(mode))) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	ret = queuefs_create(req, name, &e);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	/* The kernel insists the new entry has the type mknod asked for; the
+	 * next lookup (entries of queues are never cached) shows the regular
+	 * file it really is. */
+	e.attr.st_mode = (e.attr.st_mode & ~S_IFMT) | (mode & S_IFMT);
+	fuse_reply_entry(req, &e);
 }
 
+/* An open with O_CREAT of a name that is not there. */
 static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
-	(void)fi;
-	op_mknod(req, parent, name, mode, 0);
+	struct fuse_entry_param e;
+	struct node node;
+	struct handle *h;
+	int ret;
+
+	(void)mode;
+	if (!in_queues(req, parent)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	ret = queuefs_create(req, name, &e);
+	if (ret) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	node_from_ino(e.ino, 0, &node);
+	h = handle_new(fs_of(req), &node);
+	if (!h) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	fi->direct_io = 1;
+	fi->nonseekable = 1;
+	fuse_reply_create(req, &e, fi);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	op_mknod(req, parent, name, mode, 0);
+	(void)parent, (void)name, (void)mode;
+	fuse_reply_err(req, EPERM);
 }
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	op_mknod(req, parent, name, 0, 0);
+	int ret = in_queues(req, parent) ? queuefs_unlink(req, name) : -EPERM;
+
+	fuse_reply_err(req, -ret);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	(void)newparent, (void)newname, (void)flags;
-	op_mknod(req, parent, name, 0, 0);
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			const char *value, size_t size, int flags)
+{
+	struct node node;
+
+	(void)flags;
+	if (node_of(req, ino, &node) != 0 || node.kind != NODE_QUEUE)
+		fuse_reply_err(req, ENOTSUP);
+	else
+		queuefs_setxattr(req, &node, name, value, size);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct node node;
+
+	if (node_of(req, ino, &node) != 0 || node.kind != NODE_QUEUE)
+		fuse_reply_err(req, ENODATA);
+	else
+		queuefs_getxattr(req, &node, name, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char names[] = "user.capacity"; /* with its NUL */
+	struct node node;
+	size_t len = node_of(req, ino, &node) == 0 && node.kind == NODE_QUEUE ? sizeof(names) : 0;
+
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, names, len);
 }
 
 const struct fuse_lowlevel_ops rwfs_ops = {
@@ -675,8 +711,11 @@ const struct fuse_lowlevel_ops rwfs_ops = {
 	.create = op_create,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
-	.rmdir = op_unlink,
+	.rmdir = op_rmdir,
 	.rename = op_rename,
+	.setxattr = op_setxattr,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
 };
 
 struct rwfs *rwfs_new(struct state *st)
@@ -686,7 +725,7 @@ struct rwfs *rwfs_new(struct state *st)
 	if (!fs)
 		return NULL;
 	fs->st = st;
-	fs->events = waitq_new(events_try);
+	fs->events = waitq_new(events_try, events_end);
 	if (!fs->events || pthread_mutex_init(&fs->handles_lock, NULL)) {
 		waitq_free(fs->events);
 		free(fs);
@@ -710,6 +749,7 @@ void rwfs_free(struct rwfs *fs)
 	}
 	/* Parked requests only point at their handles; they get EOF. */
 	waitq_free(fs->events);
+	queuefs_free(fs);
 	pthread_mutex_destroy(&fs->handles_lock);
 	free(fs);
 }

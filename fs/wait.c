@@ -8,7 +8,7 @@
 struct waiter {
 	struct waiter *next;
 	fuse_req_t req;
-	void *handle;
+	void *arg;
 	size_t size;
 };
 
@@ -21,13 +21,14 @@ struct poller {
 struct waitq {
 	pthread_mutex_t lock;
 	waitq_try_fn try;
+	waitq_end_fn end;
 	struct waiter *head;   /* under lock: oldest first */
 	struct waiter **tail;  /* under lock */
 	unsigned waiting;      /* under lock */
 	struct poller *pollers; /* under lock */
 };
 
-struct waitq *waitq_new(waitq_try_fn try)
+struct waitq *waitq_new(waitq_try_fn try, waitq_end_fn end)
 {
 	struct waitq *q = calloc(1, sizeof(*q));
 
@@ -38,21 +39,31 @@ struct waitq *waitq_new(waitq_try_fn try)
 		return NULL;
 	}
 	q->try = try;
+	q->end = end;
 	q->tail = &q->head;
 	return q;
+}
+
+void waitq_end_all(struct waitq *q)
+{
+	pthread_mutex_lock(&q->lock);
+	while (q->head) {
+		struct waiter *w = q->head;
+
+		q->head = w->next;
+		q->end(w->req, w->arg, 0);
+		free(w);
+	}
+	q->tail = &q->head;
+	q->waiting = 0;
+	pthread_mutex_unlock(&q->lock);
 }
 
 void waitq_free(struct waitq *q)
 {
 	if (!q)
 		return;
-	while (q->head) {
-		struct waiter *w = q->head;
-
-		q->head = w->next;
-		fuse_reply_buf(w->req, NULL, 0);
-		free(w);
-	}
+	waitq_end_all(q);
 	while (q->pollers) {
 		struct poller *p = q->pollers;
 
@@ -89,7 +100,7 @@ static void on_interrupt(fuse_req_t req, void *data)
 			struct waiter *w = *link;
 
 			unlink_waiter(q, link);
-			fuse_reply_err(req, EINTR);
+			q->end(req, w->arg, EINTR);
 			free(w);
 			break;
 		}
@@ -97,22 +108,22 @@ static void on_interrupt(fuse_req_t req, void *data)
 	pthread_mutex_unlock(&q->lock);
 }
 
-void waitq_park(struct waitq *q, fuse_req_t req, void *handle, size_t size)
+void waitq_park(struct waitq *q, fuse_req_t req, void *arg, size_t size)
 {
 	struct waiter *w = malloc(sizeof(*w));
 
 	if (!w) {
-		fuse_reply_err(req, ENOMEM);
+		q->end(req, arg, ENOMEM);
 		return;
 	}
-	*w = (struct waiter){ NULL, req, handle, size };
+	*w = (struct waiter){ NULL, req, arg, size };
 	fuse_req_interrupt_func(req, on_interrupt, q);
 
 	pthread_mutex_lock(&q->lock);
 	if (fuse_req_interrupted(req)) {
-		fuse_reply_err(req, EINTR);
+		q->end(req, arg, EINTR);
 		free(w);
-	} else if (q->try(req, handle, size)) {
+	} else if (!q->head && q->try(req, arg, size)) {
 		free(w);
 	} else {
 		*q->tail = w;
@@ -134,24 +145,21 @@ static void notify_pollers(struct waitq *q)
 	}
 }
 
-void waitq_wake(struct waitq *q)
+unsigned waitq_wake(struct waitq *q)
 {
-	struct waiter **link;
+	unsigned answered = 0;
 
 	pthread_mutex_lock(&q->lock);
-	link = &q->head;
-	while (*link) {
-		struct waiter *w = *link;
+	while (q->head && q->try(q->head->req, q->head->arg, q->head->size)) {
+		struct waiter *w = q->head;
 
-		if (q->try(w->req, w->handle, w->size)) {
-			unlink_waiter(q, link);
-			free(w);
-		} else {
-			link = &w->next;
-		}
+		unlink_waiter(q, &q->head);
+		free(w);
+		answered++;
 	}
 	notify_pollers(q);
 	pthread_mutex_unlock(&q->lock);
+	return answered;
 }
 
 /* Removes handle's poller, if any; returns its poll handle. */

@@ -25,26 +25,38 @@
 
 struct waitq;
 
-/* Tries to answer req for handle with a read of at most size bytes.
+/* Tries to answer req (with what arg says, and size, the read size).
  * Returns true when it replied (data, EOF or an error), false when the
  * request must keep waiting.  Called with the waitq lock held. */
-typedef bool (*waitq_try_fn)(fuse_req_t req, void *handle, size_t size);
+typedef bool (*waitq_try_fn)(fuse_req_t req, void *arg, size_t size);
 
-/* A new empty queue whose requests are answered by try.  NULL when out of
- * memory. */
-struct waitq *waitq_new(waitq_try_fn try);
+/* Ends a parked request that will not be tried again, and frees what arg
+ * owns: err is 0 when the file has nothing more to give (it was removed,
+ * or the daemon stops), else the errno to answer (EINTR when the caller
+ * was interrupted, ENOMEM when it could not be parked). */
+typedef void (*waitq_end_fn)(fuse_req_t req, void *arg, int err);
 
-/* Answers every parked request with EOF and frees the queue; NULL is a
- * no-op.  For shutdown, when no handler runs any more. */
+/* A new empty queue whose requests are answered by try and end.  NULL
+ * when out of memory. */
+struct waitq *waitq_new(waitq_try_fn try, waitq_end_fn end);
+
+/* Ends every parked request (err 0) and frees the queue; NULL is a no-op.
+ * For shutdown, when no handler runs any more. */
 void waitq_free(struct waitq *q);
 
-/* Parks req unless try answers it at once (this closes the gap between the
- * caller's first look and the parking).  Never blocks. */
-void waitq_park(struct waitq *q, fuse_req_t req, void *handle, size_t size);
+/* Ends every parked request with err 0: the file is gone. */
+void waitq_end_all(struct waitq *q);
 
-/* Retries every parked request in arrival order, and tells every poller
- * registered with waitq_poll to look again. */
-void waitq_wake(struct waitq *q);
+/* Parks req.  When nobody waits before it, try gets a first go (this
+ * closes the gap between the caller's own look and the parking); when
+ * others wait, it goes behind them, so requests are served in arrival
+ * order.  Never blocks. */
+void waitq_park(struct waitq *q, fuse_req_t req, void *arg, size_t size);
+
+/* Retries the parked requests in arrival order, stopping at the first that
+ * must keep waiting, and tells every poller registered with waitq_poll to
+ * look again.  Returns how many were answered. */
+unsigned waitq_wake(struct waitq *q);
 
 /* Keeps ph (may be NULL) as handle's poll handle until the next wake,
  * replacing and destroying an earlier one. */

@@ -9,23 +9,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "rwlock.h"
-#include "state.h"
-#include "store.h"
-
-struct state {
-	struct rwlock lock;
-	struct isa_machine machine;      /* under lock */
-	uint64_t insn_count[ISA_OP_COUNT]; /* under lock (exclusive) */
-	uint64_t batches;                /* atomic: parse errors count without the lock */
-	uint64_t batch_errors;           /* atomic */
-	uint64_t reads;                  /* atomic */
-	struct timespec started;
-	struct evlog *evlog;
-	struct store *store;             /* NULL: nothing is saved */
-};
+#include "state_priv.h"
+#include "text.h"
 
 struct state *state_new(size_t ncells, FILE *console)
 {
@@ -39,12 +25,14 @@ struct state *state_new(size_t ncells, FILE *console)
 	st->machine.cells = calloc(ncells, sizeof(int64_t));
 	st->machine.ncells = ncells;
 	st->evlog = evlog_new(console);
-	if (!st->machine.cells || !st->evlog || rwlock_init(&st->lock))
+	st->queues = queues_new(QUEUES_DEFAULT_CAPACITY);
+	if (!st->machine.cells || !st->evlog || !st->queues || rwlock_init(&st->lock))
 		goto out_free;
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
 	return st;
 
 out_free:
+	queues_free(st->queues);
 	evlog_free(st->evlog);
 	free(st->machine.cells);
 	free(st);
@@ -57,6 +45,7 @@ void state_free(struct state *st)
 		return;
 	store_close(st->store);
 	rwlock_release(&st->lock);
+	queues_free(st->queues);
 	evlog_free(st->evlog);
 	free(st->machine.cells);
 	free(st);
@@ -72,11 +61,6 @@ struct evlog *state_evlog(struct state *st)
 	return st->evlog;
 }
 
-static void bump(uint64_t *counter)
-{
-	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
-}
-
 int64_t state_read_register(struct state *st, int reg)
 {
 	int64_t v;
@@ -84,7 +68,7 @@ int64_t state_read_register(struct state *st, int reg)
 	rwlock_read_lock(&st->lock);
 	v = st->machine.regs[reg];
 	rwlock_read_unlock(&st->lock);
-	bump(&st->reads);
+	state_bump(&st->reads);
 	return v;
 }
 
@@ -95,7 +79,7 @@ int state_read_cell(struct state *st, size_t cell, int64_t *out)
 	rwlock_read_lock(&st->lock);
 	*out = st->machine.cells[cell];
 	rwlock_read_unlock(&st->lock);
-	bump(&st->reads);
+	state_bump(&st->reads);
 	return 0;
 }
 
@@ -104,48 +88,7 @@ void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS])
 	rwlock_read_lock(&st->lock);
 	memcpy(out, st->machine.regs, sizeof(st->machine.regs));
 	rwlock_read_unlock(&st->lock);
-	bump(&st->reads);
-}
-
-/* A growing text: the reply of a batch, its journal record, a snapshot. */
-struct text {
-	char *text;
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-static void text_printf(struct text *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void text_printf(struct text *r, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (r->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(r->text + r->len, r->cap - r->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			r->oom = true;
-			return;
-		}
-		if ((size_t)n < r->cap - r->len)
-			break;
-		size_t cap = 2 * r->cap + (size_t)n + 64;
-		char *text = realloc(r->text, cap);
-
-		if (!text) {
-			r->oom = true;
-			return;
-		}
-		r->text = text;
-		r->cap = cap;
-	}
-	r->len += (size_t)n;
+	state_bump(&st->reads);
 }
 
 static void outcome_line(void *arg, const struct isa_insn *in, bool is_cell,
@@ -168,7 +111,7 @@ static void error_line(struct text *r, const struct isa_insn *in,
 {
 	char text[64] = "";
 
-	r->len = 0;
+	text_free(r);
 	if (in) {
 		isa_format(in, text, sizeof(text));
 		text_printf(r, "error line %u: %s: %s\n", err->line, text, err->message);
@@ -182,18 +125,11 @@ static void error_line(struct text *r, const struct isa_insn *in,
 static int finish_reply(struct text *r, char **text, size_t *len, int ret)
 {
 	if (!text) {
-		free(r->text);
+		text_free(r);
 		return ret;
 	}
-	if (!r->oom && !r->text)
-		r->text = calloc(1, 1);
-	if (r->oom || !r->text) {
-		free(r->text);
-		return -ENOMEM;
-	}
-	*text = r->text;
-	*len = r->len;
-	return ret;
+	*text = text_take(r, len);
+	return *text ? ret : -ENOMEM;
 }
 
 static const struct isa_insn *failed_insn(const struct isa_insn *insns, size_t count,
@@ -222,12 +158,12 @@ static void batch_text(struct text *t, const struct isa_insn *insns, size_t coun
 static int journal_batch(struct state *st, const struct isa_insn *insns, size_t count,
 			 struct isa_undo *undo, uint64_t *ticket, struct isa_error *err)
 {
-	struct text record = { 0 };
+	struct text record = TEXT_INIT;
 	int ret;
 
 	batch_text(&record, insns, count);
-	ret = record.oom ? -ENOMEM : store_append(st->store, record.text, record.len, ticket);
-	free(record.text);
+	ret = record.oom ? -ENOMEM : store_append(st->store, record.buf, record.len, ticket);
+	text_free(&record);
 	if (ret) {
 		isa_rollback(&st->machine, undo);
 		err->errnum = -ret;
@@ -238,7 +174,13 @@ static int journal_batch(struct state *st, const struct isa_insn *insns, size_t 
 	return ret;
 }
 
-/* The whole state as instructions, for a snapshot.  Under the lock. */
+static void emit_line(void *arg, const char *line, size_t len)
+{
+	text_append(arg, line, len);
+	text_append(arg, "\n", 1);
+}
+
+/* The whole state as record lines, for a snapshot.  Under the lock. */
 static void dump_state(struct state *st, struct text *t)
 {
 	for (int r = 0; r < ISA_REGISTERS; r++)
@@ -247,27 +189,94 @@ static void dump_state(struct state *st, struct text *t)
 	for (size_t c = 0; c < st->machine.ncells; c++)
 		if (st->machine.cells[c])
 			text_printf(t, "WRITE %lld %zu\n", (long long)st->machine.cells[c], c);
+	queues_dump(st->queues, emit_line, t);
 }
 
 /* Replaces a journal grown past its bound with a snapshot.  Under the
  * exclusive lock; a failure leaves the journal as it was (the store says
- * why on its notice stream) and is retried after the next batch. */
+ * why on its notice stream) and is retried after the next change. */
 static void compact_if_due(struct state *st)
 {
-	struct text snapshot = { 0 };
+	struct text snapshot = TEXT_INIT;
+	size_t len;
+	char *text;
 
-	if (!store_wants_compaction(st->store))
+	if (!st->store || !store_wants_compaction(st->store))
 		return;
 	dump_state(st, &snapshot);
-	if (!snapshot.oom)
-		store_compact(st->store, snapshot.text ? snapshot.text : "", snapshot.len);
-	free(snapshot.text);
+	text = text_take(&snapshot, &len);
+	if (text)
+		store_compact(st->store, text, len);
+	free(text);
+}
+
+/* Runs a span of instruction lines as one batch, all or nothing.  Under
+ * the exclusive lock. */
+static int apply_instructions(struct state *st, const char *text, size_t len)
+{
+	struct isa_insn *insns = malloc(ISA_MAX_BATCH_LINES * sizeof(*insns));
+	struct isa_undo undo = { .cells = malloc(ISA_MAX_BATCH_LINES * sizeof(*undo.cells)) };
+	struct isa_error err;
+	size_t count;
+	int ret = insns && undo.cells ? 0 : -ENOMEM;
+
+	if (!ret)
+		ret = isa_parse_batch(text, len, insns, ISA_MAX_BATCH_LINES, &count, &err);
+	if (!ret)
+		ret = isa_execute(&st->machine, insns, count, &undo, NULL, NULL, &err);
+	free(undo.cells);
+	free(insns);
+	return ret;
+}
+
+/* Applies every line of text: queue records one by one, and each run of
+ * instruction lines as one batch.  Under the exclusive lock. */
+static int apply_lines(struct state *st, const char *text, size_t len)
+{
+	size_t pos = 0, span = 0; /* span: start of the pending instruction lines */
+	int ret = 0;
+
+	while (!ret && pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = nl ? (size_t)(nl - text) - pos : len - pos;
+
+		if (queues_is_record(text + pos, n)) {
+			if (span < pos)
+				ret = apply_instructions(st, text + span, pos - span);
+			if (!ret)
+				ret = queues_apply(st->queues, text + pos, n);
+			span = pos + n + 1;
+		}
+		pos += n + 1;
+	}
+	if (!ret && span < len)
+		ret = apply_instructions(st, text + span, len - span);
+	return ret;
+}
+
+int state_commit_locked(struct state *st, const char *record, size_t len, uint64_t *ticket)
+{
+	int ret = 0;
+
+	*ticket = 0;
+	if (st->store)
+		ret = store_append(st->store, record, len, ticket);
+	if (!ret && apply_lines(st, record, len) != 0)
+		ret = -EIO;
+	if (!ret)
+		compact_if_due(st);
+	return ret;
+}
+
+int state_commit_wait(struct state *st, uint64_t ticket)
+{
+	return st->store ? store_commit(st->store, ticket) : 0;
 }
 
 int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 		char **reply, size_t *reply_len, struct isa_error *err)
 {
-	struct text r = { 0 };
+	struct text r = TEXT_INIT;
 	struct isa_error local;
 	struct isa_undo undo;
 	uint64_t ticket = 0;
@@ -286,18 +295,17 @@ int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 	if (!ret) {
 		for (size_t i = 0; i < count; i++)
 			st->insn_count[insns[i].op]++;
-		if (st->store)
-			compact_if_due(st);
+		compact_if_due(st);
 	}
 	rwlock_write_unlock(&st->lock);
 	free(undo.cells);
 
 	/* Outside the lock, so that concurrent writers share one fdatasync. */
-	if (!ret && st->store)
-		ret = store_commit(st->store, ticket);
-	bump(&st->batches);
+	if (!ret)
+		ret = state_commit_wait(st, ticket);
+	state_bump(&st->batches);
 	if (ret)
-		bump(&st->batch_errors);
+		state_bump(&st->batch_errors);
 	if (ret && reply)
 		error_line(&r, failed_insn(insns, count, err->line), err);
 	return finish_reply(&r, reply, reply_len, ret);
@@ -306,7 +314,7 @@ int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 int state_execute(struct state *st, const char *text, size_t len,
 		  char **reply, size_t *reply_len, struct isa_error *err)
 {
-	struct text r = { 0 };
+	struct text r = TEXT_INIT;
 	struct isa_error local;
 	struct isa_insn *insns;
 	size_t count;
@@ -319,8 +327,8 @@ int state_execute(struct state *st, const char *text, size_t len,
 		return -ENOMEM;
 	ret = isa_parse_batch(text, len, insns, ISA_MAX_BATCH_LINES, &count, err);
 	if (ret) {
-		bump(&st->batches);
-		bump(&st->batch_errors);
+		state_bump(&st->batches);
+		state_bump(&st->batch_errors);
 		if (reply)
 			error_line(&r, NULL, err);
 		ret = finish_reply(&r, reply, reply_len, ret);
@@ -335,24 +343,11 @@ out:
 int state_restore(void *arg, const char *text, size_t len)
 {
 	struct state *st = arg;
-	struct isa_error err;
-	struct isa_insn *insns;
-	struct isa_undo undo;
-	size_t count;
 	int ret;
 
-	insns = malloc(ISA_MAX_BATCH_LINES * sizeof(*insns));
-	undo.cells = malloc(ISA_MAX_BATCH_LINES * sizeof(*undo.cells));
-	ret = insns && undo.cells ? 0 : -ENOMEM;
-	if (!ret)
-		ret = isa_parse_batch(text, len, insns, ISA_MAX_BATCH_LINES, &count, &err);
-	if (!ret) {
-		rwlock_write_lock(&st->lock);
-		ret = isa_execute(&st->machine, insns, count, &undo, NULL, NULL, &err);
-		rwlock_write_unlock(&st->lock);
-	}
-	free(undo.cells);
-	free(insns);
+	rwlock_write_lock(&st->lock);
+	ret = apply_lines(st, text, len);
+	rwlock_write_unlock(&st->lock);
 	return ret ? -EBADMSG : 0;
 }
 

@@ -9,12 +9,14 @@
 #ifndef RWFS_STATE_H
 #define RWFS_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "evlog.h"
 #include "isa.h"
+#include "queue.h"
 
 #define STATE_DEFAULT_CELLS 256
 #define STATE_MAX_CELLS (1u << 20)
@@ -69,6 +71,60 @@ void state_attach_store(struct state *st, struct store *store);
  * state (arg) without journaling it again: the replay at start-up.
  * Returns 0 or -EBADMSG when the record is not a batch that runs. */
 int state_restore(void *arg, const char *text, size_t len);
+
+/* --- queues -----------------------------------------------------------
+ *
+ * Queues are named by their id (stable while the daemon runs, never
+ * reused), looked up by name.  Every change is a record journaled before it
+ * is applied (see queues.h); a change the journal refuses fails with its
+ * -ENOSPC or -EIO and changes nothing.  All of these take the state lock:
+ * shared to look, exclusive to change.  None blocks for long: a caller
+ * that must wait for an item or for room gets -EAGAIN and waits itself.
+ */
+
+/* Sets the capacity of queues created from now on (1..QUEUES_MAX_CAPACITY). */
+int state_set_queue_capacity(struct state *st, size_t capacity);
+
+/* Creates an empty queue.  Returns 0 and *id, -EINVAL (bad name), -EEXIST,
+ * -ENOSPC (too many queues) or the journal's error. */
+int state_queue_create(struct state *st, const char *name, size_t len, uint64_t *id);
+
+/* Deletes the queue and its items.  Returns 0 and its *id, or -ENOENT. */
+int state_queue_delete(struct state *st, const char *name, size_t len, uint64_t *id);
+
+/* Looks a queue up by name: 0 and *id, or -ENOENT.  stats may be NULL. */
+int state_queue_find(struct state *st, const char *name, size_t len, uint64_t *id,
+		     struct queue_stats *stats);
+
+/* The i-th queue (from 0): its id, name and stats (either may be NULL), or
+ * -ENOENT past the end. */
+int state_queue_at(struct state *st, size_t i, uint64_t *id,
+		   char name[QUEUE_NAME_MAX + 1], struct queue_stats *stats);
+
+/* The stats and name (may be NULL) of queue id, or -ENOENT. */
+int state_queue_stats(struct state *st, uint64_t id, char name[QUEUE_NAME_MAX + 1],
+		      struct queue_stats *stats);
+
+/* Pushes every line of text as an item, all or nothing.  Returns 0, or
+ * -EAGAIN (no room now), -EPIPE (sealed), -EFBIG (more items than the
+ * capacity), -EMSGSIZE (an item over QUEUE_MAX_ITEM), -ENOSPC (all queues
+ * hold too much), -ENOENT (deleted), or the journal's error. */
+int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len);
+
+/* Pops the head item into item (room for QUEUE_MAX_ITEM bytes; no
+ * newline) if it fits in room bytes with its newline.  Returns 0 and *len,
+ * 1 at end of file (sealed and empty), -EAGAIN (empty), -EMSGSIZE (room
+ * too small: the item stays), -ENOENT (deleted), or the journal's error. */
+int state_queue_pop(struct state *st, uint64_t id, size_t room, char *item, size_t *len);
+
+/* Puts a popped item back at the head: its reader was gone.  0 or -errno. */
+int state_queue_unpop(struct state *st, uint64_t id, const char *item, size_t len);
+
+/* Seals (no more pushes) or unseals a queue.  0 or -ENOENT, journal errors. */
+int state_queue_seal(struct state *st, uint64_t id, bool sealed);
+
+/* Sets a queue's capacity (1..QUEUES_MAX_CAPACITY, else -EINVAL). */
+int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity);
 
 /* Writes the `name value` lines of mnt/stats into buf (NUL-terminated).
  * Returns the length it needed, like snprintf. */
