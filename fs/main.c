@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "engine/queues.h"
 #include "engine/state.h"
 #include "engine/store.h"
 #include "ops.h"
@@ -32,6 +33,9 @@ struct options {
 	unsigned long compact_size;
 	int recover;
 	int dump;
+	unsigned queue_capacity;
+	char *users;
+	char *inventory;
 	int asked;             /* -h or -V: no mount point needed */
 	const char *mountpoint; /* the first non-option argument */
 };
@@ -44,6 +48,9 @@ static const struct fuse_opt option_spec[] = {
 	{ "--compact-size=%lu", offsetof(struct options, compact_size), 0 },
 	{ "--recover", offsetof(struct options, recover), 1 },
 	{ "--dump", offsetof(struct options, dump), 1 },
+	{ "--queue-capacity=%u", offsetof(struct options, queue_capacity), 0 },
+	{ "--users=%s", offsetof(struct options, users), 0 },
+	{ "--inventory=%s", offsetof(struct options, inventory), 0 },
 	FUSE_OPT_END
 };
 
@@ -66,10 +73,15 @@ static void usage(FILE *out, const char *prog)
 		"                           journal (a copy of it is kept)\n"
 		"    --dump                 print the state directory's records and exit\n"
 		"    --memory=N             number of memory cells (default %d, at most %u)\n"
+		"    --queue-capacity=N     items a new queue holds (default %d, at most %d)\n"
+		"    --users=FILE           the shop's users, USER:HASH lines (crypt(3)\n"
+		"                           hashes); default: the demo users\n"
+		"    --inventory=FILE       the shop's first stock, CSV upc,name,count;\n"
+		"                           used only while the state holds no stock\n"
 		"    --quiet                no event log on the console in -f mode\n"
 		"\n",
 		prog, DEFAULT_STATE, STORE_DEFAULT_COMPACT_BYTES, STATE_DEFAULT_CELLS,
-		STATE_MAX_CELLS);
+		STATE_MAX_CELLS, QUEUES_DEFAULT_CAPACITY, QUEUES_MAX_CAPACITY);
 }
 
 /* Keeps libfuse's own options and refuses unknown long options, which
@@ -173,6 +185,36 @@ static const char *mountpoint_problem(const char *path)
 	if (is_mounted(path))
 		return "is already mounted";
 	return NULL;
+}
+
+/* What must be in place before the journal is replayed: the default queue
+ * capacity and the shop's users. */
+static int configure(const struct options *opts, struct state *st)
+{
+	char msg[512] = "";
+
+	if (opts->queue_capacity && state_set_queue_capacity(st, opts->queue_capacity) != 0) {
+		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
+		return -1;
+	}
+	if (state_shop_users(st, opts->users, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "rwfs: %s\n", msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* The shop's first stock, after the replay: only a state without stock
+ * gets it. */
+static int seed(const struct options *opts, struct state *st)
+{
+	char msg[512] = "";
+
+	if (state_shop_seed(st, opts->inventory, msg, sizeof(msg)) != 0) {
+		fprintf(stderr, "rwfs: %s\n", msg);
+		return -1;
+	}
+	return 0;
 }
 
 static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
@@ -290,6 +332,10 @@ int main(int argc, char *argv[])
 	}
 	if (opts.sync && parse_sync(opts.sync, &sync) != 0)
 		goto out;
+	if (opts.queue_capacity > QUEUES_MAX_CAPACITY) {
+		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
+		goto out;
+	}
 	ret = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	st = state_new(opts.memory, cmd.foreground && !opts.quiet ? stdout : NULL);
@@ -297,7 +343,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "rwfs: out of memory\n");
 		goto out;
 	}
-	if (open_store(&opts, sync, st, &store) != 0)
+	if (configure(&opts, st) != 0 || open_store(&opts, sync, st, &store) != 0 ||
+	    seed(&opts, st) != 0)
 		goto out;
 	ret = run_session(&args, &cmd, st, store);
 
@@ -305,6 +352,8 @@ out:
 	state_free(st);
 	free(opts.state);
 	free(opts.sync);
+	free(opts.users);
+	free(opts.inventory);
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;

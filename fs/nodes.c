@@ -25,6 +25,8 @@ static const struct {
 	{ "events", NODE_EVENTS, 31, S_IFREG | 0444 },
 	{ "mem", NODE_MEMDIR, 32, S_IFDIR | 0555 },
 	{ "queues", NODE_QUEUEDIR, 33, S_IFDIR | 0755 },
+	{ "inventory", NODE_INVENTORY, 34, S_IFREG | 0444 },
+	{ "shop", NODE_SHOP, 35, S_IFREG | 0666 },
 };
 
 #define NFILES (sizeof(files) / sizeof(files[0]))

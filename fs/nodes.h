@@ -6,6 +6,7 @@
  *
  *   1            the root          2..27   registers A..Z
  *   28 registers  29 ctl  30 stats  31 events  32 mem/  33 queues/
+ *   34 inventory  35 shop
  *   1024 + N     mem/N
  *   2^32 + ID    queues/NAME, ID the queue's id in the state (the names in
  *                queues/ come and go: ops.c asks the state for them)
@@ -28,6 +29,8 @@ enum node_kind {
 	NODE_CELL,
 	NODE_QUEUEDIR,
 	NODE_QUEUE,
+	NODE_INVENTORY,
+	NODE_SHOP,
 };
 
 struct node {

@@ -54,6 +54,8 @@ static int format_node(struct rwfs *fs, const struct node *node, char *buf, size
 	case NODE_STATS:
 		len = (size_t)state_format_stats(fs->st, buf, size);
 		return (int)queuefs_format_stats(fs, buf, size, len);
+	case NODE_INVENTORY:
+		return state_format_inventory(fs->st, buf, size);
 	default:
 		if (size)
 			buf[0] = '\0';
@@ -327,7 +329,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	/* Streams have no positions: ctl's reply, events, queues. */
 	fi->nonseekable = node.kind == NODE_CTL || node.kind == NODE_EVENTS ||
-			  node.kind == NODE_QUEUE;
+			  node.kind == NODE_QUEUE || node.kind == NODE_SHOP;
 	fuse_reply_open(req, fi);
 }
 
@@ -439,6 +441,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	switch (h->node.kind) {
 	case NODE_CTL:
+	case NODE_SHOP:
 		read_reply(req, h, size);
 		break;
 	case NODE_EVENTS:
@@ -488,6 +491,41 @@ static void write_value(fuse_req_t req, struct handle *h, const char *buf, size_
 		fuse_reply_write(req, size);
 }
 
+/* Puts the reply of the handle's last request in place of the one before,
+ * to be read as a stream from its start. */
+static void keep_reply(struct handle *h, char *reply, size_t len)
+{
+	pthread_mutex_lock(&h->lock);
+	free(h->text);
+	h->text = reply;
+	h->len = len;
+	h->cap = len;
+	h->cursor = 0;
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* A write to mnt/shop: one request; its reply waits on the handle.  The
+ * write fails only when the request could not be understood or its
+ * outcome not be saved; a refusal (wrong password, no stock) is the
+ * reply's "error ..." line, like a status in a body (see state.h). */
+static void write_request(fuse_req_t req, struct handle *h, const char *buf, size_t size)
+{
+	struct rwfs *fs = fs_of(req);
+	char summary[256];
+	char *reply = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = state_shop_request(fs->st, buf, size, &reply, &len, summary, sizeof(summary));
+	keep_reply(h, reply, len);
+	if (logging(fs))
+		log_event(fs, req, "shop %s", summary);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_write(req, size);
+}
+
 /* A write to mnt/ctl: one batch; its reply waits on the handle. */
 static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_t size)
 {
@@ -498,13 +536,7 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 	int ret;
 
 	ret = state_execute(fs->st, buf, size, &reply, &len, &err);
-	pthread_mutex_lock(&h->lock);
-	free(h->text);
-	h->text = reply;
-	h->len = len;
-	h->cap = len;
-	h->cursor = 0;
-	pthread_mutex_unlock(&h->lock);
+	keep_reply(h, reply, len);
 
 	if (logging(fs)) {
 		char outcome[ISA_MESSAGE_SIZE + 32] = "ok";
@@ -539,6 +571,9 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		break;
 	case NODE_QUEUE:
 		queuefs_write(req, h, buf, size, fi->flags);
+		break;
+	case NODE_SHOP:
+		write_request(req, h, buf, size);
 		break;
 	default:
 		fuse_reply_err(req, EBADF);

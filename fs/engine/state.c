@@ -26,12 +26,15 @@ struct state *state_new(size_t ncells, FILE *console)
 	st->machine.ncells = ncells;
 	st->evlog = evlog_new(console);
 	st->queues = queues_new(QUEUES_DEFAULT_CAPACITY);
-	if (!st->machine.cells || !st->evlog || !st->queues || rwlock_init(&st->lock))
+	st->shop = shop_new(NULL, NULL);
+	if (!st->machine.cells || !st->evlog || !st->queues || !st->shop ||
+	    rwlock_init(&st->lock))
 		goto out_free;
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
 	return st;
 
 out_free:
+	shop_free(st->shop);
 	queues_free(st->queues);
 	evlog_free(st->evlog);
 	free(st->machine.cells);
@@ -45,6 +48,7 @@ void state_free(struct state *st)
 		return;
 	store_close(st->store);
 	rwlock_release(&st->lock);
+	shop_free(st->shop);
 	queues_free(st->queues);
 	evlog_free(st->evlog);
 	free(st->machine.cells);
@@ -180,6 +184,20 @@ static void emit_line(void *arg, const char *line, size_t len)
 	text_append(arg, "\n", 1);
 }
 
+static void dump_shop(struct state *st, struct text *t)
+{
+	size_t n = (size_t)shop_dump(st->shop, NULL, 0);
+	char *buf = malloc(n + 1);
+
+	if (!buf) {
+		t->oom = true;
+		return;
+	}
+	shop_dump(st->shop, buf, n + 1);
+	text_append(t, buf, n);
+	free(buf);
+}
+
 /* The whole state as record lines, for a snapshot.  Under the lock. */
 static void dump_state(struct state *st, struct text *t)
 {
@@ -190,6 +208,7 @@ static void dump_state(struct state *st, struct text *t)
 		if (st->machine.cells[c])
 			text_printf(t, "WRITE %lld %zu\n", (long long)st->machine.cells[c], c);
 	queues_dump(st->queues, emit_line, t);
+	dump_shop(st, t);
 }
 
 /* Replaces a journal grown past its bound with a snapshot.  Under the
@@ -229,8 +248,18 @@ static int apply_instructions(struct state *st, const char *text, size_t len)
 	return ret;
 }
 
-/* Applies every line of text: queue records one by one, and each run of
- * instruction lines as one batch.  Under the exclusive lock. */
+/* Applies one queue or shop record; 1 when line is neither. */
+static int apply_record(struct state *st, const char *line, size_t len)
+{
+	if (queues_is_record(line, len))
+		return queues_apply(st->queues, line, len);
+	if (shop_is_record(line, len))
+		return shop_apply(st->shop, line, len);
+	return 1;
+}
+
+/* Applies every line of text: queue and shop records one by one, and each
+ * run of instruction lines as one batch.  Under the exclusive lock. */
 static int apply_lines(struct state *st, const char *text, size_t len)
 {
 	size_t pos = 0, span = 0; /* span: start of the pending instruction lines */
@@ -240,11 +269,11 @@ static int apply_lines(struct state *st, const char *text, size_t len)
 		const char *nl = memchr(text + pos, '\n', len - pos);
 		size_t n = nl ? (size_t)(nl - text) - pos : len - pos;
 
-		if (queues_is_record(text + pos, n)) {
+		if (queues_is_record(text + pos, n) || shop_is_record(text + pos, n)) {
 			if (span < pos)
 				ret = apply_instructions(st, text + span, pos - span);
 			if (!ret)
-				ret = queues_apply(st->queues, text + pos, n);
+				ret = apply_record(st, text + pos, n);
 			span = pos + n + 1;
 		}
 		pos += n + 1;

@@ -126,6 +126,37 @@ int state_queue_seal(struct state *st, uint64_t id, bool sealed);
 /* Sets a queue's capacity (1..QUEUES_MAX_CAPACITY, else -EINVAL). */
 int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity);
 
+/* --- the shop -------------------------------------------------------------
+ *
+ * The shop's stock and sessions are state, changed by journaled records
+ * (see shop.h); its users are configuration.
+ */
+
+/* Loads the users from path (USER:HASH lines), or the demo users when path
+ * is NULL.  Before the journal is replayed.  0 or -errno with msg. */
+int state_shop_users(struct state *st, const char *path, char *msg, size_t size);
+
+/* Seeds the stock from the CSV at path (the demo stock when NULL) if the
+ * state holds no products yet: after the replay, so a restart never
+ * refills the shelves.  0 or -errno with msg ("FILE:LINE: what"). */
+int state_shop_seed(struct state *st, const char *path, char *msg, size_t size);
+
+/* Answers one request line of mnt/shop: *reply (malloc'd, the caller frees;
+ * first line "ok ..." or "error ...") and summary, a line for the event log
+ * that shows no password and no token.  A refusal (wrong password, not
+ * logged in, no stock...) is an answer: 0 with an "error" reply.  Fails
+ * only for a request that was not understood (-EINVAL, -EMSGSIZE: the
+ * reply says why), a change the journal refused (-ENOSPC, -EIO: nothing
+ * changed), or -ENOMEM (no reply).  The password check runs without any
+ * lock; purchases run under the exclusive lock, so stock is never
+ * oversold. */
+int state_shop_request(struct state *st, const char *line, size_t len, char **reply,
+		       size_t *reply_len, char *summary, size_t summary_size);
+
+/* Writes the `UPC NAME COUNT` lines of mnt/inventory, under the shared
+ * lock.  Returns the length it needed, like snprintf. */
+int state_format_inventory(struct state *st, char *buf, size_t size);
+
 /* Writes the `name value` lines of mnt/stats into buf (NUL-terminated).
  * Returns the length it needed, like snprintf. */
 int state_format_stats(struct state *st, char *buf, size_t size);

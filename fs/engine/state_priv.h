@@ -8,6 +8,7 @@
 
 #include "queues.h"
 #include "rwlock.h"
+#include "shop.h"
 #include "state.h"
 #include "store.h"
 
@@ -15,6 +16,7 @@ struct state {
 	struct rwlock lock;
 	struct isa_machine machine;        /* under lock */
 	struct queues *queues;             /* under lock */
+	struct shop *shop;                 /* under lock, but its users and throttle */
 	uint64_t insn_count[ISA_OP_COUNT]; /* under lock (exclusive) */
 	uint64_t batches;                  /* atomic: parse errors count without the lock */
 	uint64_t batch_errors;             /* atomic */
@@ -31,8 +33,7 @@ static inline void state_bump(uint64_t *counter)
 }
 
 /* Journals record (record lines, each ending in a newline) and applies
- * them, under the exclusive lock: the one way queues (and later the shop)
- * change.  Returns 0 or the journal's -errno (then nothing changed); a
+ * them, under the exclusive lock: the one way queues and the shop change.  Returns 0 or the journal's -errno (then nothing changed); a
  * line that does not apply after it was journaled is -EIO.  *ticket is for
  * state_commit_wait. */
 int state_commit_locked(struct state *st, const char *record, size_t len, uint64_t *ticket);
