@@ -26,14 +26,18 @@ PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev py
 ENGINE_SRC := $(wildcard fs/engine/*.c)
 FS_SRC     := $(wildcard fs/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+TOOL_SRC   := $(filter-out tools/common.c,$(wildcard tools/*.c))
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ     := $(FS_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DAEMON     := $(if $(SAN),$(BUILD)/rwfs,rwfs)
+# The tools live beside their sources (tools/producer); a sanitizer build
+# keeps its own copies in $(BUILD)/tools.
+TOOLS      := $(TOOL_SRC:tools/%.c=$(if $(SAN),$(BUILD)/tools/%,tools/%))
 
 .PHONY: all deps run test check unit integration bench clean
 
-all: $(DAEMON)
+all: $(DAEMON) $(TOOLS)
 
 $(DAEMON): $(FS_OBJ) $(ENGINE_OBJ)
 	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) -lcrypt -lpthread
@@ -46,6 +50,10 @@ $(BUILD)/fs/%.o: fs/%.c
 $(BUILD)/fs/engine/%.o: fs/engine/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.c,$^)
 
 $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
@@ -70,7 +78,7 @@ unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do $$t || failed=1; done; exit $$failed
 
 integration: all
-	RWFS=$(DAEMON) tests/integration/run.sh
+	RWFS=$(DAEMON) TOOLS=$(if $(SAN),$(BUILD)/tools,tools) tests/integration/run.sh
 
 check: unit integration
 
@@ -83,6 +91,6 @@ bench: deps
 	bench/run.sh
 
 clean:
-	rm -rf $(BUILD) rwfs
+	rm -rf $(BUILD) rwfs $(TOOL_SRC:.c=)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,35 +1,36 @@
-/* rwlock.c - a fair readers-writer lock: tickets served in arrival order,
- * consecutive readers admitted together.  See rwlock.h.
+/* rwlock.c - a fair readers-writer lock: one FIFO line of waiters,
+ * admitted from its head, consecutive readers together.  See rwlock.h.
  *
- * One mutex and one condition variable.  The fast path (nobody waiting,
- * the lock compatible) never touches the clock or the condition variable;
- * broadcasts happen only when someone waits, and the waiters are few (one
- * per FUSE worker thread), so a single condition variable is enough.
+ * Each waiter sleeps on a condition variable of its own, on its stack, and
+ * is signalled only when it is admitted: an unlock wakes exactly the
+ * threads that may now run, never a herd that goes back to sleep.  The fast
+ * path (nobody in line, the lock compatible) touches neither a condition
+ * variable nor the clock.
  */
 #include <errno.h>
 #include <time.h>
 
 #include "rwlock.h"
 
+struct rwlock_waiter {
+	struct rwlock_waiter *next;
+	pthread_cond_t wake;
+	bool writer;
+	bool admitted; /* under the lock's mutex */
+};
+
 int rwlock_init(struct rwlock *lock)
 {
 	int err;
 
 	*lock = (struct rwlock){ 0 };
+	lock->tail = &lock->head;
 	err = pthread_mutex_init(&lock->mutex, NULL);
-	if (err)
-		return -err;
-	err = pthread_cond_init(&lock->turn, NULL);
-	if (err) {
-		pthread_mutex_destroy(&lock->mutex);
-		return -err;
-	}
-	return 0;
+	return -err;
 }
 
 void rwlock_release(struct rwlock *lock)
 {
-	pthread_cond_destroy(&lock->turn);
 	pthread_mutex_destroy(&lock->mutex);
 }
 
@@ -41,51 +42,54 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Waits on the condition variable until admissible(lock, ticket) holds.
- * Called with the mutex held; records how long the wait took. */
-static void wait_turn(struct rwlock *lock, uint64_t ticket,
-		      int (*admissible)(const struct rwlock *, uint64_t))
+/* Admits waiters from the head of the line while they fit: one writer when
+ * the lock is free, or every reader up to the next writer while no writer
+ * holds it.  Under the mutex. */
+static void admit(struct rwlock *lock)
 {
-	uint64_t start, waited;
+	while (lock->head && !lock->writer) {
+		struct rwlock_waiter *w = lock->head;
 
-	if (admissible(lock, ticket))
-		return;
-	start = now_ns();
-	lock->waiting++;
-	do
-		pthread_cond_wait(&lock->turn, &lock->mutex);
-	while (!admissible(lock, ticket));
-	lock->waiting--;
+		if (w->writer && lock->readers > 0)
+			break;
+		lock->head = w->next;
+		if (!lock->head)
+			lock->tail = &lock->head;
+		if (w->writer)
+			lock->writer = true;
+		else
+			lock->readers++;
+		w->admitted = true;
+		pthread_cond_signal(&w->wake);
+	}
+}
+
+/* Joins the end of the line and sleeps until admitted.  Under the mutex;
+ * records how long the wait took. */
+static void wait_in_line(struct rwlock *lock, bool writer)
+{
+	struct rwlock_waiter w = { .writer = writer };
+	uint64_t start = now_ns(), waited;
+
+	pthread_cond_init(&w.wake, NULL);
+	*lock->tail = &w;
+	lock->tail = &w.next;
+	while (!w.admitted)
+		pthread_cond_wait(&w.wake, &lock->mutex);
+	pthread_cond_destroy(&w.wake);
 	waited = now_ns() - start;
 	if (waited > lock->longest_wait_ns)
 		lock->longest_wait_ns = waited;
 }
 
-static int reader_admissible(const struct rwlock *lock, uint64_t ticket)
-{
-	return ticket == lock->head && !lock->writer;
-}
-
-static int writer_admissible(const struct rwlock *lock, uint64_t ticket)
-{
-	return ticket == lock->head && !lock->writer && lock->readers == 0;
-}
-
-static void wake_waiters(struct rwlock *lock)
-{
-	if (lock->waiting)
-		pthread_cond_broadcast(&lock->turn);
-}
-
 void rwlock_read_lock(struct rwlock *lock)
 {
 	pthread_mutex_lock(&lock->mutex);
-	wait_turn(lock, lock->next_ticket++, reader_admissible);
-	lock->readers++;
-	lock->head++;
+	if (!lock->head && !lock->writer)
+		lock->readers++;
+	else
+		wait_in_line(lock, false);
 	lock->shared_count++;
-	/* The next ticket may be a reader that can now join us. */
-	wake_waiters(lock);
 	pthread_mutex_unlock(&lock->mutex);
 }
 
@@ -93,18 +97,20 @@ void rwlock_read_unlock(struct rwlock *lock)
 {
 	pthread_mutex_lock(&lock->mutex);
 	if (--lock->readers == 0)
-		wake_waiters(lock);
+		admit(lock);
 	pthread_mutex_unlock(&lock->mutex);
 }
 
 void rwlock_write_lock(struct rwlock *lock)
 {
 	pthread_mutex_lock(&lock->mutex);
-	lock->waiting_writers++;
-	wait_turn(lock, lock->next_ticket++, writer_admissible);
-	lock->waiting_writers--;
-	lock->writer = true;
-	lock->head++;
+	if (!lock->head && !lock->writer && lock->readers == 0) {
+		lock->writer = true;
+	} else {
+		lock->waiting_writers++;
+		wait_in_line(lock, true);
+		lock->waiting_writers--;
+	}
 	lock->exclusive_count++;
 	pthread_mutex_unlock(&lock->mutex);
 }
@@ -113,7 +119,7 @@ void rwlock_write_unlock(struct rwlock *lock)
 {
 	pthread_mutex_lock(&lock->mutex);
 	lock->writer = false;
-	wake_waiters(lock);
+	admit(lock);
 	pthread_mutex_unlock(&lock->mutex);
 }
 

@@ -1,11 +1,12 @@
 /* rwlock.h - a fair readers-writer lock.
  *
- * Arrival order decides: every locker takes a ticket, and tickets are
- * served in order.  Consecutive readers are served together and share the
- * lock; a writer waits for the readers ahead of it to leave, and readers
- * behind a waiting writer wait for it.  So a steady stream of readers never
- * starves a writer and a steady stream of writers never starves readers,
- * which glibc's default (reader-preferring) pthread_rwlock does not promise.
+ * Arrival order decides: lockers that cannot enter at once wait in one
+ * FIFO line and are admitted from its head.  Consecutive readers at the
+ * head are admitted together and share the lock; a writer at the head waits
+ * for the readers inside to leave, and readers behind a waiting writer wait
+ * for it.  So a steady stream of readers never starves a writer and a
+ * steady stream of writers never starves readers, which glibc's default
+ * (reader-preferring) pthread_rwlock does not promise.
  *
  * The struct is public only so it can be embedded; touch it through the
  * functions below.
@@ -17,14 +18,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct rwlock_waiter;
+
 struct rwlock {
 	pthread_mutex_t mutex;
-	pthread_cond_t turn;       /* broadcast when head or holders change */
-	uint64_t next_ticket;      /* under mutex: handed to the next arrival */
-	uint64_t head;             /* under mutex: oldest ticket not yet admitted */
+	struct rwlock_waiter *head;  /* under mutex: the line, oldest first */
+	struct rwlock_waiter **tail; /* under mutex */
 	unsigned readers;          /* under mutex: readers holding the lock */
 	bool writer;               /* under mutex: a writer holds the lock */
-	unsigned waiting;          /* under mutex: lockers blocked on turn */
 	unsigned waiting_writers;  /* under mutex */
 	uint64_t shared_count;     /* under mutex: shared acquisitions */
 	uint64_t exclusive_count;  /* under mutex: exclusive acquisitions */

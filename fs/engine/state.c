@@ -13,6 +13,8 @@
 #include "state_priv.h"
 #include "text.h"
 
+#define SMALL_BATCH 8 /* instructions handled without a malloc */
+
 struct state *state_new(size_t ncells, FILE *console)
 {
 	struct state *st;
@@ -162,7 +164,8 @@ static void batch_text(struct text *t, const struct isa_insn *insns, size_t coun
 static int journal_batch(struct state *st, const struct isa_insn *insns, size_t count,
 			 struct isa_undo *undo, uint64_t *ticket, struct isa_error *err)
 {
-	struct text record = TEXT_INIT;
+	char small[SMALL_BATCH * 48];
+	struct text record = TEXT_ON_STACK(small);
 	int ret;
 
 	batch_text(&record, insns, count);
@@ -305,6 +308,7 @@ int state_commit_wait(struct state *st, uint64_t ticket)
 int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 		char **reply, size_t *reply_len, struct isa_error *err)
 {
+	struct isa_cell_undo small_undo[SMALL_BATCH];
 	struct text r = TEXT_INIT;
 	struct isa_error local;
 	struct isa_undo undo;
@@ -313,7 +317,9 @@ int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 
 	if (!err)
 		err = &local;
-	undo.cells = malloc((count ? count : 1) * sizeof(*undo.cells));
+	/* Most batches are one instruction (every value write is): no malloc
+	 * for them on this hot path. */
+	undo.cells = count <= SMALL_BATCH ? small_undo : malloc(count * sizeof(*undo.cells));
 	if (!undo.cells)
 		return -ENOMEM;
 	rwlock_write_lock(&st->lock);
@@ -327,7 +333,8 @@ int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 		compact_if_due(st);
 	}
 	rwlock_write_unlock(&st->lock);
-	free(undo.cells);
+	if (undo.cells != small_undo)
+		free(undo.cells);
 
 	/* Outside the lock, so that concurrent writers share one fdatasync. */
 	if (!ret)
@@ -340,21 +347,35 @@ int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
 	return finish_reply(&r, reply, reply_len, ret);
 }
 
+/* The number of lines of text, counting a final one without newline. */
+static size_t lines_in(const char *text, size_t len)
+{
+	size_t n = 1;
+
+	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
+		n++;
+	return n;
+}
+
 int state_execute(struct state *st, const char *text, size_t len,
 		  char **reply, size_t *reply_len, struct isa_error *err)
 {
+	struct isa_insn small[SMALL_BATCH], *insns = small;
 	struct text r = TEXT_INIT;
 	struct isa_error local;
-	struct isa_insn *insns;
-	size_t count;
+	size_t count, room = lines_in(text, len);
 	int ret;
 
 	if (!err)
 		err = &local;
-	insns = malloc(ISA_MAX_BATCH_LINES * sizeof(*insns));
+	/* A batch has at most as many instructions as lines. */
+	if (room > ISA_MAX_BATCH_LINES)
+		room = ISA_MAX_BATCH_LINES;
+	if (room > SMALL_BATCH)
+		insns = malloc(room * sizeof(*insns));
 	if (!insns)
 		return -ENOMEM;
-	ret = isa_parse_batch(text, len, insns, ISA_MAX_BATCH_LINES, &count, err);
+	ret = isa_parse_batch(text, len, insns, room, &count, err);
 	if (ret) {
 		state_bump(&st->batches);
 		state_bump(&st->batch_errors);
@@ -365,7 +386,8 @@ int state_execute(struct state *st, const char *text, size_t len,
 	}
 	ret = state_apply(st, insns, count, reply, reply_len, err);
 out:
-	free(insns);
+	if (insns != small)
+		free(insns);
 	return ret;
 }
 

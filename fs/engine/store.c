@@ -599,7 +599,7 @@ out_free:
 
 int store_append(struct store *s, const char *text, size_t len, uint64_t *ticket)
 {
-	unsigned char *rec;
+	unsigned char small[512], *rec = small;
 	size_t n = RECORD_HEADER + len;
 	int ret;
 
@@ -607,14 +607,18 @@ int store_append(struct store *s, const char *text, size_t len, uint64_t *ticket
 		return -EFBIG;
 	if (s->stale_journal)
 		return -EIO;
-	rec = malloc(n);
+	/* One write per record, so a crash leaves it whole or torn, never
+	 * interleaved; small ones (most) are built on the stack. */
+	if (n > sizeof(small))
+		rec = malloc(n);
 	if (!rec)
 		return -ENOMEM;
 	put_u32(rec, (uint32_t)len);
 	put_u32(rec + 4, store_crc32(text, len));
 	memcpy(rec + RECORD_HEADER, text, len);
 	ret = write_all(s->io, s->journal_fd, rec, n, (off_t)s->journal_size);
-	free(rec);
+	if (rec != small)
+		free(rec);
 	if (ret) {
 		/* Leave no partial record behind; if even that fails, the next
 		 * append overwrites it, and start-up drops a torn tail. */

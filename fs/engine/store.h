@@ -30,7 +30,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define STORE_MAX_RECORD (1u << 20)
+#define STORE_MAX_RECORD (16u << 20) /* the items of one queue write fit */
 #define STORE_DEFAULT_COMPACT_BYTES (64u << 20)
 
 enum store_sync {

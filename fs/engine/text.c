@@ -17,11 +17,14 @@ static bool reserve(struct text *t, size_t n)
 	if (t->len + n + 1 <= t->cap)
 		return true;
 	cap = 2 * t->cap + n + 64;
-	buf = realloc(t->buf, cap);
+	buf = t->borrowed ? malloc(cap) : realloc(t->buf, cap);
 	if (!buf) {
 		t->oom = true;
 		return false;
 	}
+	if (t->borrowed && t->len)
+		memcpy(buf, t->buf, t->len);
+	t->borrowed = false;
 	t->buf = buf;
 	t->cap = cap;
 	return true;
@@ -38,17 +41,25 @@ void text_append(struct text *t, const char *bytes, size_t len)
 
 void text_printf(struct text *t, const char *fmt, ...)
 {
+	size_t room = t->buf ? t->cap - t->len : 0;
 	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !reserve(t, (size_t)n))
+	if (t->oom)
 		return;
+	/* Formats once when it fits (the usual case), twice when it grows. */
 	va_start(ap, fmt);
-	vsnprintf(t->buf + t->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(room ? t->buf + t->len : NULL, room, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= room) {
+		if (!reserve(t, (size_t)n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(t->buf + t->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	t->len += (size_t)n;
 }
 
@@ -56,8 +67,10 @@ char *text_take(struct text *t, size_t *len)
 {
 	char *buf;
 
-	if (!t->oom && !t->buf)
-		reserve(t, 0);
+	if (!t->oom && (!t->buf || t->borrowed)) {
+		t->borrowed = true; /* so reserve copies it to the heap */
+		reserve(t, t->cap);
+	}
 	if (t->oom) {
 		text_free(t);
 		return NULL;
@@ -72,6 +85,7 @@ char *text_take(struct text *t, size_t *len)
 
 void text_free(struct text *t)
 {
-	free(t->buf);
+	if (!t->borrowed)
+		free(t->buf);
 	*t = (struct text)TEXT_INIT;
 }

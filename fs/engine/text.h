@@ -10,13 +10,18 @@
 #include <stddef.h>
 
 struct text {
-	char *buf;  /* NUL-terminated when not NULL; malloc'd, owned */
+	char *buf;  /* NUL-terminated when not NULL */
 	size_t len;
 	size_t cap;
 	bool oom;
+	bool borrowed; /* buf is the caller's (on its stack) until it grows */
 };
 
-#define TEXT_INIT { NULL, 0, 0, false }
+#define TEXT_INIT { NULL, 0, 0, false, false }
+
+/* A text that starts in the caller's array (a hot path's small texts need
+ * no malloc); it moves to the heap when it outgrows it. */
+#define TEXT_ON_STACK(array) { (array), 0, sizeof(array), false, true }
 
 /* Appends len bytes (any bytes). */
 void text_append(struct text *t, const char *bytes, size_t len);
