@@ -7,7 +7,12 @@
  */
 #define FUSE_USE_VERSION 312
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -217,12 +222,41 @@ static int seed(const struct options *opts, struct state *st)
 	return 0;
 }
 
+/* Ends the session the way SIGTERM does when the mount point leaves the
+ * mount table while files are still open (`fusermount3 -u -z`): nobody can
+ * reach the mount any more, and its blocked readers would otherwise wait
+ * forever.  /proc/self/mounts reports a change of the table as POLLPRI. */
+static void *watch_mount(void *arg)
+{
+	const char *mountpoint = arg;
+	struct pollfd p = { .events = POLLPRI };
+	sigset_t signals;
+
+	/* The signal must reach a thread that libfuse wakes with it. */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	p.fd = open("/proc/self/mounts", O_RDONLY | O_CLOEXEC);
+	if (p.fd < 0)
+		return NULL;
+	while (poll(&p, 1, -1) >= 0 || errno == EINTR) {
+		if (!is_mounted(mountpoint)) {
+			kill(getpid(), SIGTERM);
+			break;
+		}
+	}
+	close(p.fd);
+	return NULL;
+}
+
 static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		       struct state *st, struct store *store)
 {
 	struct fuse_loop_config *config = NULL;
 	struct fuse_session *se;
 	struct rwfs *fs;
+	pthread_t watcher;
+	bool watching = false;
 	int ret = 1;
 
 	fs = rwfs_new(st);
@@ -239,10 +273,12 @@ static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
 	/* After the fork of fuse_daemonize: threads do not survive it. */
-	if (store_start(store) != 0) {
-		fprintf(stderr, "rwfs: cannot start the journal syncer\n");
+	if (store_start(store) != 0 ||
+	    pthread_create(&watcher, NULL, watch_mount, cmd->mountpoint) != 0) {
+		fprintf(stderr, "rwfs: cannot start a thread\n");
 		goto out_unmount;
 	}
+	watching = true;
 
 	config = fuse_loop_cfg_create();
 	if (!config)
@@ -258,10 +294,16 @@ static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	fuse_loop_cfg_destroy(config);
 
 out_unmount:
+	if (watching) {
+		pthread_cancel(watcher);
+		pthread_join(watcher, NULL);
+	}
 	/* Parked readers get their EOF while the connection still stands. */
 	rwfs_free(fs);
 	fs = NULL;
-	fuse_session_unmount(se);
+	/* After `fusermount3 -u -z` there is nothing left to unmount. */
+	if (is_mounted(cmd->mountpoint))
+		fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

@@ -613,24 +613,32 @@ static bool in_queues(fuse_req_t req, fuse_ino_t parent)
 	return node_of(req, parent, &dir) == 0 && dir.kind == NODE_QUEUEDIR;
 }
 
+/* Makes queue name in parent for mknod and create; on failure it replies
+ * the error itself and returns false. */
+static bool create_queue(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 struct fuse_entry_param *e)
+{
+	int ret = in_queues(req, parent) ? queuefs_create(req, name, e) : -EPERM;
+
+	if (ret)
+		fuse_reply_err(req, -ret);
+	return ret == 0;
+}
+
 /* touch and mkfifo: both make a queue, which stays a regular file (a FIFO
  * would be served by the kernel, never reaching rwfs). */
 static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
 	struct fuse_entry_param e;
-	int ret;
 
 	(void)rdev;
-	if (!in_queues(req, parent) || !(S_ISREG(mode) || S_ISFIFO(mode))) {
+	if (!(S_ISREG(mode) || S_ISFIFO(mode))) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	ret = queuefs_create(req, name, &e);
-	if (ret) {
-		fuse_reply_err(req, -ret);
+	if (!create_queue(req, parent, name, &e))
 		return;
-	}
 	/* The kernel insists the new entry has the type mknod asked for; the
 	 * next lookup (entries of queues are never cached) shows the regular
 	 * file it really is. */
@@ -645,18 +653,10 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	struct node node;
 	struct handle *h;
-	int ret;
 
 	(void)mode;
-	if (!in_queues(req, parent)) {
-		fuse_reply_err(req, EPERM);
+	if (!create_queue(req, parent, name, &e))
 		return;
-	}
-	ret = queuefs_create(req, name, &e);
-	if (ret) {
-		fuse_reply_err(req, -ret);
-		return;
-	}
 	node_from_ino(e.ino, 0, &node);
 	h = handle_new(fs_of(req), &node);
 	if (!h) {

@@ -45,6 +45,15 @@ struct pending_write {
 
 /* --- parked readers and writers ---------------------------------------- */
 
+/* "error: MESSAGE" for an event line, as the other files log failures. */
+static const char *outcome(int ret)
+{
+	static __thread char text[80];
+
+	snprintf(text, sizeof(text), "error: %s", strerror(-ret));
+	return text;
+}
+
 static void queue_path(struct rwfs *fs, uint64_t id, char *buf, size_t size)
 {
 	char name[QUEUE_NAME_MAX + 1] = "?";
@@ -74,7 +83,8 @@ static bool read_try(fuse_req_t req, void *arg, size_t size)
 
 		queue_path(fs, h->node.index, path, sizeof(path));
 		log_quote(item, ret == 0 ? len : 0, quoted, sizeof(quoted));
-		log_event(fs, req, "read %s -> %s", path,
+		log_event(fs, req, "read %s -> %s%s", path,
+			  ret < 0 && ret != -ENOENT ? "error: " : "",
 			  ret == 0 ? quoted : ret > 0 || ret == -ENOENT ? "end of file"
 									: strerror(-ret));
 	}
@@ -123,7 +133,7 @@ static bool write_try(fuse_req_t req, void *arg, size_t size)
 
 		queue_path(fs, p->h->node.index, path, sizeof(path));
 		snprintf(what, sizeof(what), "write %s", path);
-		log_outcome(fs, req, what, p->data, p->len, ret ? strerror(-ret) : "ok");
+		log_outcome(fs, req, what, p->data, p->len, ret ? outcome(ret) : "ok");
 	}
 	if (ret)
 		fuse_reply_err(req, -ret);
@@ -139,15 +149,18 @@ static void write_end(fuse_req_t req, void *arg, int err)
 	free(arg);
 }
 
-/* The qwait of queue id, made on first use; the caller puts it back. */
-static struct qwait *qwait_get(struct rwfs *fs, uint64_t id)
+/* The qwait of queue id, made on first use when make is set; the caller
+ * puts it back.  NULL when there is none, when out of memory, or when the
+ * queue was removed. */
+static struct qwait *qwait_find(struct rwfs *fs, uint64_t id, bool make)
 {
 	struct qwait *qw;
 
 	pthread_mutex_lock(&fs->handles_lock);
 	for (qw = fs->qwaits; qw && qw->id != id; qw = qw->next)
 		;
-	if (!qw) {
+	/* A removed queue gets none: its handles are answered at once. */
+	if (!qw && make && state_queue_stats(fs->st, id, NULL, NULL) == 0) {
 		qw = calloc(1, sizeof(*qw));
 		if (qw) {
 			qw->id = id;
@@ -168,6 +181,11 @@ static struct qwait *qwait_get(struct rwfs *fs, uint64_t id)
 		qw->refs++;
 	pthread_mutex_unlock(&fs->handles_lock);
 	return qw;
+}
+
+static struct qwait *qwait_get(struct rwfs *fs, uint64_t id)
+{
+	return qwait_find(fs, id, true);
 }
 
 static void qwait_free(struct qwait *qw)
@@ -279,7 +297,7 @@ int queuefs_create(fuse_req_t req, const char *name, struct fuse_entry_param *e)
 	int ret = state_queue_create(fs->st, name, strlen(name), &id);
 
 	if (logging(fs))
-		log_event(fs, req, "create queues/%s -> %s", name, ret ? strerror(-ret) : "ok");
+		log_event(fs, req, "create queues/%s -> %s", name, ret ? outcome(ret) : "ok");
 	if (!ret)
 		fill_entry(fs, id, e);
 	return ret;
@@ -293,10 +311,10 @@ int queuefs_unlink(fuse_req_t req, const char *name)
 	int ret = state_queue_delete(fs->st, name, strlen(name), &id);
 
 	if (logging(fs))
-		log_event(fs, req, "rm queues/%s -> %s", name, ret ? strerror(-ret) : "ok");
+		log_event(fs, req, "rm queues/%s -> %s", name, ret ? outcome(ret) : "ok");
 	if (ret)
 		return ret;
-	qw = qwait_get(fs, id);
+	qw = qwait_find(fs, id, false);
 	if (qw) {
 		pthread_mutex_lock(&fs->handles_lock);
 		for (struct qwait **link = &fs->qwaits; *link; link = &(*link)->next) {
@@ -326,7 +344,7 @@ int queuefs_chmod(fuse_req_t req, const struct node *node, mode_t mode)
 
 		queue_path(fs, node->index, path, sizeof(path));
 		log_event(fs, req, "%s %s -> %s", seal ? "seal" : "unseal", path,
-			  ret ? strerror(-ret) : "ok");
+			  ret ? outcome(ret) : "ok");
 	}
 	if (!ret)
 		kick_id(fs, node->index);
@@ -339,7 +357,9 @@ void queuefs_read(fuse_req_t req, struct handle *h, size_t size, int flags)
 	struct qwait *qw = qwait_get(fs, h->node.index);
 
 	if (!qw) {
-		fuse_reply_err(req, ENOMEM);
+		/* Removed: read_try answers end of file. */
+		if (!read_try(req, h, size))
+			fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	if (flags & O_NONBLOCK) {
@@ -359,14 +379,21 @@ void queuefs_write(fuse_req_t req, struct handle *h, const char *buf, size_t siz
 	struct pending_write *p = malloc(sizeof(*p) + size);
 	struct qwait *qw = p ? qwait_get(fs, h->node.index) : NULL;
 
-	if (!qw) {
-		free(p);
+	if (!p) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
 	p->h = h;
 	p->len = size;
 	memcpy(p->data, buf, size);
+	if (!qw) {
+		/* Removed: write_try answers EPIPE. */
+		if (!write_try(req, p, size)) {
+			fuse_reply_err(req, ENOMEM);
+			free(p);
+		}
+		return;
+	}
 	if (flags & O_NONBLOCK) {
 		if (!write_try(req, p, size)) {
 			fuse_reply_err(req, EAGAIN);
@@ -386,26 +413,25 @@ void queuefs_poll(fuse_req_t req, struct handle *h, struct fuse_pollhandle *ph)
 	struct queue_stats qs;
 	unsigned revents;
 
-	if (!qw) {
-		if (ph)
-			fuse_pollhandle_destroy(ph);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	/* Registered before looking, so a change in between still wakes. */
-	waitq_poll(qw->readers, h, ph);
+	/* Registered before looking, so a change in between still wakes; a
+	 * removed queue (no qwait) will not change again. */
+	if (qw)
+		waitq_poll(qw->readers, h, ph);
+	else if (ph)
+		fuse_pollhandle_destroy(ph);
 	if (state_queue_stats(fs->st, h->node.index, NULL, &qs) != 0)
 		revents = POLLIN | POLLERR | POLLHUP; /* removed: reads end, writes fail */
 	else
 		revents = (qs.depth > 0 || qs.sealed ? POLLIN : 0) |
 			  (!qs.sealed && qs.depth < qs.capacity ? POLLOUT : 0);
-	qwait_put(fs, qw);
+	if (qw)
+		qwait_put(fs, qw);
 	fuse_reply_poll(req, revents);
 }
 
 void queuefs_forget(struct rwfs *fs, struct handle *h)
 {
-	struct qwait *qw = qwait_get(fs, h->node.index);
+	struct qwait *qw = qwait_find(fs, h->node.index, false);
 
 	if (qw) {
 		waitq_forget(qw->readers, h);

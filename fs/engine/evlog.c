@@ -97,6 +97,11 @@ static void format_line(struct slot *slot, const char *fmt, va_list ap)
 
 	if (n < 0)
 		n = 0;
+	/* One event, one line: a newline in a client's text (a queue name,
+	 * say) must not forge another. */
+	for (size_t i = len; i < len + (size_t)n && i < room; i++)
+		if ((unsigned char)slot->text[i] < 0x20)
+			slot->text[i] = '?';
 	if (len + (size_t)n + 1 < room) {
 		len += (size_t)n;
 		slot->text[len++] = '\n';

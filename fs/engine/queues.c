@@ -299,8 +299,8 @@ static void dump_item(void *arg, const char *item, size_t len)
 	d->emit(d->arg, d->line, queues_record(d->line, "PUSH", d->q, item, len));
 }
 
-/* The capacity first allows every item held (a RETURN may have put one
- * over), the real one and the seal come after them. */
+/* PUSH records enter whatever the capacity and the seal, so the items of
+ * a queue over its capacity (after a RETURN) or sealed come back whole. */
 static void dump_queue(struct dump *d, const struct queue *q)
 {
 	struct queue_stats st;
@@ -309,12 +309,9 @@ static void dump_queue(struct dump *d, const struct queue *q)
 
 	queue_get_stats(q, &st);
 	d->q = q;
-	n = (size_t)snprintf(number, sizeof(number), "%llu",
-			     (unsigned long long)(st.depth > st.capacity ? st.depth : st.capacity));
+	n = (size_t)snprintf(number, sizeof(number), "%llu", (unsigned long long)st.capacity);
 	d->emit(d->arg, d->line, queues_record(d->line, "QUEUE", q, number, n));
 	queue_for_each(q, dump_item, d);
-	n = (size_t)snprintf(number, sizeof(number), "%llu", (unsigned long long)st.capacity);
-	d->emit(d->arg, d->line, queues_record(d->line, "CAPACITY", q, number, n));
 	if (st.sealed)
 		d->emit(d->arg, d->line, queues_record(d->line, "SEAL", q, NULL, 0));
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "isa.h"
 #include "sha256.h"
 #include "shop.h"
 #include "text.h"
@@ -221,50 +222,19 @@ static bool valid_product_name(const char *s, size_t len)
 	return true;
 }
 
-/* Digits only, 0..INT64_MAX. */
+/* Digits only, within int64: a count, a UPC.  The number syntax is the
+ * instruction language's (isa_parse_value), without a sign. */
 static int parse_unsigned(const char *s, size_t len, int64_t *out)
 {
-	int64_t v = 0;
-
-	if (len == 0)
+	if (len == 0 || s[0] == '+' || s[0] == '-')
 		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		int d = s[i] - '0';
-
-		if (d < 0 || d > 9)
-			return -EINVAL;
-		if (v > (INT64_MAX - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return 0;
+	return isa_parse_value(s, len, out);
 }
 
 /* An optional sign and digits, within int64. */
 static int parse_signed(const char *s, size_t len, int64_t *out)
 {
-	bool neg = len > 0 && s[0] == '-';
-	uint64_t limit, v = 0;
-
-	if (len > 0 && (s[0] == '-' || s[0] == '+')) {
-		s++;
-		len--;
-	}
-	if (len == 0)
-		return -EINVAL;
-	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (size_t i = 0; i < len; i++) {
-		unsigned d = (unsigned)(s[i] - '0');
-
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		if (v > (limit - d) / 10)
-			return -ERANGE;
-		v = v * 10 + d;
-	}
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
+	return isa_parse_value(s, len, out);
 }
 
 static void to_hex(const uint8_t *bytes, size_t n, char *out)

@@ -64,6 +64,7 @@ struct store {
 	bool syncer_started;
 	pthread_t syncer;
 	bool stale_journal;         /* a snapshot includes the open journal */
+	bool sync_failed;           /* under sync_lock: an fdatasync failed */
 };
 
 /* --- CRC-32 ---------------------------------------------------------- */
@@ -605,7 +606,7 @@ int store_append(struct store *s, const char *text, size_t len, uint64_t *ticket
 
 	if (len > STORE_MAX_RECORD)
 		return -EFBIG;
-	if (s->stale_journal)
+	if (s->stale_journal || __atomic_load_n(&s->sync_failed, __ATOMIC_RELAXED))
 		return -EIO;
 	/* One write per record, so a crash leaves it whole or torn, never
 	 * interleaved; small ones (most) are built on the stack. */
@@ -643,10 +644,17 @@ static int sync_now(struct store *s)
 	s->syncing = true;
 	pthread_mutex_unlock(&s->sync_lock);
 	if (s->io->fdatasync(s->journal_fd) != 0)
-		ret = -EIO;
+		ret = -errno;
 	pthread_mutex_lock(&s->sync_lock);
 	s->syncing = false;
-	if (!ret && target > s->synced)
+	if (ret && !s->sync_failed) {
+		/* What the kernel failed to write may be gone from its cache too,
+		 * so nothing after it can be promised: stop taking changes. */
+		__atomic_store_n(&s->sync_failed, true, __ATOMIC_RELAXED);
+		notice(s, "%s/journal: fdatasync failed: %s; refusing changes until restarted",
+		       s->dir, strerror(-ret));
+	}
+	if (target > s->synced)
 		s->synced = target;
 	pthread_cond_broadcast(&s->sync_done);
 	return ret;
@@ -654,19 +662,17 @@ static int sync_now(struct store *s)
 
 int store_commit(struct store *s, uint64_t ticket)
 {
-	int ret = 0;
-
 	if (s->sync != STORE_SYNC_ALWAYS)
 		return 0;
 	pthread_mutex_lock(&s->sync_lock);
-	while (!ret && s->synced < ticket) {
+	while (s->synced < ticket) {
 		if (s->syncing)
 			pthread_cond_wait(&s->sync_done, &s->sync_lock);
 		else
-			ret = sync_now(s);
+			sync_now(s);
 	}
 	pthread_mutex_unlock(&s->sync_lock);
-	return ret;
+	return 0;
 }
 
 static void *syncer_main(void *arg)
@@ -681,9 +687,8 @@ static void *syncer_main(void *arg)
 		while (!s->stopping &&
 		       pthread_cond_timedwait(&s->sync_done, &s->sync_lock, &next) != ETIMEDOUT)
 			;
-		if (!s->stopping && !s->syncing && s->synced < s->appended &&
-		    sync_now(s) != 0)
-			notice(s, "%s/journal: fdatasync failed: %s", s->dir, strerror(errno));
+		if (!s->stopping && !s->syncing && s->synced < s->appended)
+			sync_now(s);
 	}
 	pthread_mutex_unlock(&s->sync_lock);
 	return NULL;

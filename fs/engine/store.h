@@ -90,7 +90,11 @@ int store_append(struct store *s, const char *text, size_t len, uint64_t *ticket
 
 /* With STORE_SYNC_ALWAYS, returns once the record of ticket is on disk;
  * writers waiting together share one fdatasync.  Other modes return at
- * once.  Call without the exclusive lock.  Returns 0 or -EIO. */
+ * once.  Call without the exclusive lock.  Returns 0: the change stands
+ * either way, as it is applied and in the kernel, and telling its client it
+ * failed would make a retry do it twice.  A failed fdatasync (in any mode)
+ * instead stops the store: every later append fails with -EIO until the
+ * daemon restarts, and a notice says so. */
 int store_commit(struct store *s, uint64_t ticket);
 
 /* True when the journal has grown past opts->compact_bytes. */
