@@ -64,8 +64,9 @@ static void usage(FILE *out, const char *prog)
 	fprintf(out,
 		"usage: %s [options] MOUNTPOINT\n"
 		"\n"
-		"Shared memory as files: registers A-Z, memory cells and an\n"
-		"instruction file under MOUNTPOINT.\n"
+		"Shared memory as files under MOUNTPOINT: registers A-Z, memory\n"
+		"cells, an instruction file, producer/consumer queues and a shop,\n"
+		"all journaled in the state directory.\n"
 		"\n"
 		"rwfs options:\n"
 		"    --state=DIR            state directory (default ./%s, made on first\n"
@@ -249,6 +250,28 @@ static void *watch_mount(void *arg)
 	return NULL;
 }
 
+/* fuse_session_unmount also frees what fuse_session_mount kept, so it is
+ * always called; after `fusermount3 -u -z` there is nothing left to
+ * unmount, and libfuse's complaint about that is not worth a line. */
+static void unmount(struct fuse_session *se, const char *mountpoint)
+{
+	int saved = -1, null;
+
+	if (!is_mounted(mountpoint)) {
+		saved = dup(STDERR_FILENO);
+		null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if (null >= 0) {
+			dup2(null, STDERR_FILENO);
+			close(null);
+		}
+	}
+	fuse_session_unmount(se);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+}
+
 static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		       struct state *st, struct store *store)
 {
@@ -301,9 +324,7 @@ out_unmount:
 	/* Parked readers get their EOF while the connection still stands. */
 	rwfs_free(fs);
 	fs = NULL;
-	/* After `fusermount3 -u -z` there is nothing left to unmount. */
-	if (is_mounted(cmd->mountpoint))
-		fuse_session_unmount(se);
+	unmount(se, cmd->mountpoint);
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
