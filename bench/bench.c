@@ -5,7 +5,10 @@
  * `key value` pairs for bench/run.sh to pick apart.  No FUSE code here:
  * the same loops run against rwfs, bench/minfuse and tmpfs.  `lock` runs
  * rwfs's struct rwlock and glibc's default pthread_rwlock_t in process.
+ * The durability, queue and shop subcommands live in their own files
+ * (see bench.h) and are dispatched from main here.
  */
+#include "bench.h"
 #include "rwlock.h"
 
 #include <errno.h>
@@ -24,7 +27,7 @@
 
 static const char *progname = "bench";
 
-static void die(const char *fmt, ...)
+void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -36,7 +39,7 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
 	struct timespec ts;
 
@@ -45,7 +48,7 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void sleep_ns(uint64_t ns)
+void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = ns / 1000000000u, .tv_nsec = ns % 1000000000u };
 
@@ -54,7 +57,7 @@ static void sleep_ns(uint64_t ns)
 			die("nanosleep: %s", strerror(errno));
 }
 
-static int open_or_die(const char *path, int flags)
+int open_or_die(const char *path, int flags)
 {
 	int fd = open(path, flags);
 
@@ -63,7 +66,7 @@ static int open_or_die(const char *path, int flags)
 	return fd;
 }
 
-static void close_or_die(int fd, const char *path)
+void close_or_die(int fd, const char *path)
 {
 	if (close(fd) != 0)
 		die("close '%s': %s", path, strerror(errno));
@@ -82,12 +85,7 @@ struct worker {
 	uint64_t elapsed_ns;  /* from the barrier to the worker's last op */
 };
 
-struct run {
-	pthread_barrier_t start;
-	atomic_bool stop;
-};
-
-static void barrier_wait(struct run *run)
+void barrier_wait(struct run *run)
 {
 	int err = pthread_barrier_wait(&run->start);
 
@@ -95,7 +93,7 @@ static void barrier_wait(struct run *run)
 		die("pthread_barrier_wait: %s", strerror(err));
 }
 
-static bool stopping(struct run *run)
+bool stopping(struct run *run)
 {
 	return atomic_load_explicit(&run->stop, memory_order_relaxed);
 }
@@ -108,7 +106,7 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-static void start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+void start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 {
 	int err = pthread_create(thread, NULL, fn, arg);
 
@@ -116,7 +114,7 @@ static void start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
 		die("pthread_create: %s", strerror(err));
 }
 
-static void join_thread(pthread_t thread)
+void join_thread(pthread_t thread)
 {
 	int err = pthread_join(thread, NULL);
 
@@ -125,11 +123,11 @@ static void join_thread(pthread_t thread)
 }
 
 /* Runs `extra` threads already started by the caller plus `n` workers
- * doing `loop` on `path`, for `seconds`.  Every participant (workers,
- * extras, this thread) passes the barrier once.  Returns the workers'
- * summed rate in operations per second. */
-static double run_workers(struct run *run, unsigned n, void (*loop)(struct worker *),
-			  const char *path, double seconds)
+ * doing `loop`, worker i on paths[i % npaths], for `seconds`.  Every
+ * participant (workers, extras, this thread) passes the barrier once.
+ * Returns the workers' summed rate in operations per second. */
+static double run_workers_on(struct run *run, unsigned n, void (*loop)(struct worker *),
+			     char *const *paths, size_t npaths, double seconds)
 {
 	struct worker *w = calloc(n, sizeof(*w));
 	double rate = 0.0;
@@ -139,7 +137,7 @@ static double run_workers(struct run *run, unsigned n, void (*loop)(struct worke
 	for (unsigned i = 0; i < n; i++) {
 		w[i].run = run;
 		w[i].loop = loop;
-		w[i].path = path;
+		w[i].path = paths[i % npaths];
 		start_thread(&w[i].thread, worker_main, &w[i]);
 	}
 	barrier_wait(run);
@@ -154,7 +152,16 @@ static double run_workers(struct run *run, unsigned n, void (*loop)(struct worke
 	return rate;
 }
 
-static void run_init(struct run *run, unsigned participants)
+/* run_workers_on with every worker on the one path. */
+static double run_workers(struct run *run, unsigned n, void (*loop)(struct worker *),
+			  const char *path, double seconds)
+{
+	char *paths[] = { (char *)path };
+
+	return run_workers_on(run, n, loop, paths, 1, seconds);
+}
+
+void run_init(struct run *run, unsigned participants)
 {
 	int err = pthread_barrier_init(&run->start, NULL, participants);
 
@@ -163,7 +170,7 @@ static void run_init(struct run *run, unsigned participants)
 	atomic_init(&run->stop, false);
 }
 
-static void run_release(struct run *run)
+void run_release(struct run *run)
 {
 	pthread_barrier_destroy(&run->start);
 }
@@ -515,11 +522,21 @@ static void usage(void)
 		"       bench ctl FILE THREADS SECONDS      loop write(\"ADD A 1\\n\"); a file\n"
 		"                                           not named ctl gets pwrite at 0\n"
 		"       bench writer-latency READFILE WRITEFILE READERS SECONDS\n"
-		"       bench lock READERS SECONDS          rwfs rwlock vs glibc rwlock\n");
+		"       bench lock READERS SECONDS          rwfs rwlock vs glibc rwlock\n"
+		"       bench pwrite-each SECONDS FILE...   pwrite as above, a thread per file\n"
+		"       bench fsync DIR SECONDS             append + fdatasync in DIR\n"
+		"       bench write-once FILE TEXT          one timed write()\n"
+		"       bench wait-path PATH SECONDS [PID]  wait for PATH; print the time\n"
+		"       bench queue QUEUE PRODUCERS CONSUMERS SECONDS\n"
+		"       bench pipe FIFO PRODUCERS SECONDS   the same lines through a named pipe\n"
+		"       bench queue-rt QUEUE SECONDS        push then pop, one thread\n"
+		"       bench redis PORT SECONDS            LPUSH then BRPOP on 127.0.0.1\n"
+		"       bench free-port                     a free TCP port on 127.0.0.1\n"
+		"       bench shop SHOPFILE BUYERS SECONDS UPC   buy 1 and read the reply\n");
 	exit(2);
 }
 
-static unsigned parse_count(const char *s)
+unsigned parse_count(const char *s)
 {
 	char *end;
 	unsigned long v;
@@ -531,7 +548,7 @@ static unsigned parse_count(const char *s)
 	return (unsigned)v;
 }
 
-static double parse_seconds(const char *s)
+double parse_seconds(const char *s)
 {
 	char *end;
 	double v;
@@ -565,6 +582,76 @@ static void cmd_file(void (*loop)(struct worker *w), const char *path,
 	printf("ops_per_sec %.0f\n", rate);
 }
 
+/* One pwrite thread on each file: writers that the kernel does not
+ * serialize (it holds a file's inode lock through a FUSE direct write, so
+ * threads writing one file go one at a time). */
+static void cmd_pwrite_each(char *const *paths, size_t n, double seconds)
+{
+	struct run run;
+	double rate;
+
+	if (n < 1 || n > 1024)
+		usage();
+	run_init(&run, (unsigned)n + 1);
+	rate = run_workers_on(&run, (unsigned)n, loop_pwrite, paths, n, seconds);
+	run_release(&run);
+	printf("ops_per_sec %.0f\n", rate);
+}
+
+static void do_fsync(char **a) { cmd_fsync(a[0], parse_seconds(a[1])); }
+static void do_write_once(char **a) { cmd_write_once(a[0], a[1]); }
+static void do_wait_path(char **a) { cmd_wait_path(a[0], parse_seconds(a[1]), a[2]); }
+static void do_queue(char **a)
+{
+	cmd_queue(a[0], parse_count(a[1]), parse_count(a[2]), parse_seconds(a[3]));
+}
+static void do_pipe(char **a) { cmd_pipe(a[0], parse_count(a[1]), parse_seconds(a[2])); }
+static void do_queue_rt(char **a) { cmd_queue_rt(a[0], parse_seconds(a[1])); }
+static void do_redis(char **a) { cmd_redis(a[0], parse_seconds(a[1])); }
+static void do_free_port(char **a) { (void)a; cmd_free_port(); }
+static void do_shop(char **a) { cmd_shop(a[0], parse_count(a[1]), parse_seconds(a[2]), a[3]); }
+
+/* The subcommands of the other parts, with their argument counts. */
+static const struct {
+	const char *name;
+	int min_args, max_args;
+	void (*run)(char **args);
+} other_cmds[] = {
+	{ "fsync", 2, 2, do_fsync },
+	{ "write-once", 2, 2, do_write_once },
+	{ "wait-path", 2, 3, do_wait_path },
+	{ "queue", 4, 4, do_queue },
+	{ "pipe", 3, 3, do_pipe },
+	{ "queue-rt", 2, 2, do_queue_rt },
+	{ "redis", 2, 2, do_redis },
+	{ "free-port", 0, 0, do_free_port },
+	{ "shop", 4, 4, do_shop },
+};
+
+/* Runs one of other_cmds.  These block on queues, sockets and daemons
+ * that could hang: an alarm ends one still running after 5 minutes, far
+ * past any run of bench/run.sh (a benchmark that never returns tells
+ * nobody anything). */
+static void run_other(int nargs, char **args, const char *name)
+{
+	size_t n = sizeof(other_cmds) / sizeof(other_cmds[0]);
+	char *padded[4] = { NULL };
+
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(name, other_cmds[i].name) != 0)
+			continue;
+		if (nargs < other_cmds[i].min_args || nargs > other_cmds[i].max_args)
+			usage();
+		for (int k = 0; k < nargs; k++)
+			padded[k] = args[k];
+		alarm(300);
+		other_cmds[i].run(padded);
+		alarm(0);
+		return;
+	}
+	usage();
+}
+
 int main(int argc, char *argv[])
 {
 	size_t i, ncmds = sizeof(file_cmds) / sizeof(file_cmds[0]);
@@ -587,8 +674,12 @@ int main(int argc, char *argv[])
 		if (argc != 4)
 			usage();
 		cmd_lock(parse_count(argv[2]), parse_seconds(argv[3]));
+	} else if (strcmp(argv[1], "pwrite-each") == 0) {
+		if (argc < 4)
+			usage();
+		cmd_pwrite_each(argv + 3, (size_t)(argc - 3), parse_seconds(argv[2]));
 	} else {
-		usage();
+		run_other(argc - 2, argv + 2, argv[1]);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
 		die("cannot write output: %s", strerror(errno));
