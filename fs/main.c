@@ -199,7 +199,7 @@ static int configure(const struct options *opts, struct state *st)
 {
 	char msg[512] = "";
 
-	if (opts->queue_capacity && state_set_queue_capacity(st, opts->queue_capacity) != 0) {
+	if (state_set_queue_capacity(st, opts->queue_capacity) != 0) {
 		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
 		return -1;
 	}
@@ -337,7 +337,10 @@ out_fs:
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct options opts = { .memory = STATE_DEFAULT_CELLS };
+	struct options opts = {
+		.memory = STATE_DEFAULT_CELLS,
+		.queue_capacity = QUEUES_DEFAULT_CAPACITY,
+	};
 	struct fuse_cmdline_opts cmd = { 0 };
 	enum store_sync sync = STORE_SYNC_EVERYSEC;
 	struct store *store = NULL;
@@ -395,7 +398,7 @@ int main(int argc, char *argv[])
 	}
 	if (opts.sync && parse_sync(opts.sync, &sync) != 0)
 		goto out;
-	if (opts.queue_capacity > QUEUES_MAX_CAPACITY) {
+	if (opts.queue_capacity == 0 || opts.queue_capacity > QUEUES_MAX_CAPACITY) {
 		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
 		goto out;
 	}

@@ -262,7 +262,9 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size_t need;
 
 		if (i == 0 || i == 1) {
+			/* ls skips entries without an inode number. */
 			snprintf(name, sizeof(name), i == 0 ? "." : "..");
+			st.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
 			st.st_mode = S_IFDIR;
 		} else if (node_child(&dir, (size_t)i - 2, state_ncells(fs->st), &child,
 				      name, sizeof(name)) == 0) {
@@ -695,6 +697,20 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fuse_reply_err(req, EPERM);
 }
 
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		       const char *name)
+{
+	(void)link, (void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		    const char *newname)
+{
+	(void)ino, (void)newparent, (void)newname;
+	fuse_reply_err(req, EPERM);
+}
+
 static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			const char *value, size_t size, int flags)
 {
@@ -748,6 +764,8 @@ const struct fuse_lowlevel_ops rwfs_ops = {
 	.unlink = op_unlink,
 	.rmdir = op_rmdir,
 	.rename = op_rename,
+	.symlink = op_symlink,
+	.link = op_link,
 	.setxattr = op_setxattr,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,

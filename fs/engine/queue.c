@@ -162,7 +162,7 @@ int queue_push(struct queue *q, const char *text, size_t len)
 		return (int)n;
 	if (q->sealed)
 		return -EPIPE;
-	if ((uint64_t)n > q->capacity)
+	if ((uint64_t)n > q->capacity || len > QUEUE_MAX_WRITE)
 		return -EFBIG;
 	if (!queue_has_room(q, (size_t)n))
 		return -EAGAIN;

@@ -16,6 +16,11 @@
 #include <stdint.h>
 
 #define QUEUE_MAX_ITEM 4096  /* bytes of one item, newline not counted */
+/* Bytes of one write: the kernel hands a longer write() over in pieces of
+ * up to 256 pages (fewer when the buffer is not page-aligned), which would
+ * cut an item in two and enter the pieces apart.  The first piece of any
+ * split write is longer than this, so such a write fails whole (EFBIG). */
+#define QUEUE_MAX_WRITE (255 * 4096)
 #define QUEUE_NAME_MAX 64
 
 struct queue;
@@ -48,8 +53,9 @@ const char *queue_name(const struct queue *q);
 long queue_count_items(const char *text, size_t len);
 
 /* Pushes every item of text, all or nothing.  Returns 0, -EPIPE (sealed),
- * -EFBIG (more items than the capacity: could never fit), -EAGAIN (not
- * enough room now), -EMSGSIZE/-EINVAL as queue_count_items, -ENOMEM. */
+ * -EFBIG (more items than the capacity: could never fit; or text longer
+ * than QUEUE_MAX_WRITE), -EAGAIN (not enough room now), -EMSGSIZE/-EINVAL
+ * as queue_count_items, -ENOMEM. */
 int queue_push(struct queue *q, const char *text, size_t len);
 
 /* Appends one item whatever the capacity and the seal: for the replay of

@@ -123,7 +123,7 @@ int queues_check_push(const struct queues *qs, const struct queue *q,
 	queue_get_stats(q, &st);
 	if (st.sealed)
 		return -EPIPE;
-	if ((uint64_t)n > st.capacity)
+	if ((uint64_t)n > st.capacity || len > QUEUE_MAX_WRITE)
 		return -EFBIG;
 	if (!queue_has_room(q, (size_t)n))
 		return -EAGAIN;
