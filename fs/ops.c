@@ -25,6 +25,9 @@
 #define ENTRY_TIMEOUT 86400.0
 #define EVENTS_CHUNK 16384 /* most bytes of events one read returns */
 
+static void drop_login(struct handle *h);
+static void read_shop(fuse_req_t req, struct handle *h, size_t size);
+
 /* --- file contents ------------------------------------------------------ */
 
 /* Writes the current text of a readable node into buf (NUL-terminated),
@@ -343,6 +346,7 @@ static void handle_free(struct rwfs *fs, struct handle *h)
 	}
 	if (h->node.kind == NODE_QUEUE)
 		queuefs_forget(fs, h);
+	drop_login(h);
 	pthread_mutex_destroy(&h->lock);
 	free(h->text);
 	free(h);
@@ -443,8 +447,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	(void)ino;
 	switch (h->node.kind) {
 	case NODE_CTL:
-	case NODE_SHOP:
 		read_reply(req, h, size);
+		break;
+	case NODE_SHOP:
+		read_shop(req, h, size);
 		break;
 	case NODE_EVENTS:
 		read_events(req, h, size, fi->flags);
@@ -506,11 +512,9 @@ static void keep_reply(struct handle *h, char *reply, size_t len)
 	pthread_mutex_unlock(&h->lock);
 }
 
-/* A write to mnt/shop: one request; its reply waits on the handle.  The
- * write fails only when the request could not be understood or its
- * outcome not be saved; a refusal (wrong password, no stock) is the
- * reply's "error ..." line, like a status in a body (see state.h). */
-static void write_request(fuse_req_t req, struct handle *h, const char *buf, size_t size)
+/* Runs one shop request and keeps its reply on the handle.  Returns 0 or
+ * the -errno for the write (see state_shop_request). */
+static int run_request(fuse_req_t req, struct handle *h, const char *buf, size_t size)
 {
 	struct rwfs *fs = fs_of(req);
 	char summary[256];
@@ -522,10 +526,69 @@ static void write_request(fuse_req_t req, struct handle *h, const char *buf, siz
 	keep_reply(h, reply, len);
 	if (logging(fs))
 		log_event(fs, req, "shop %s", summary);
+	return ret;
+}
+
+/* Forgets a login not yet run, wiping its password. */
+static void drop_login(struct handle *h)
+{
+	if (h->login) {
+		explicit_bzero(h->login, h->login_len);
+		free(h->login);
+		h->login = NULL;
+	}
+}
+
+/* A write to mnt/shop: one request; its reply waits on the handle.  The
+ * write fails only when the request could not be understood or its
+ * outcome not be saved; a refusal (wrong password, no stock) is the
+ * reply's "error ..." line, like a status in a body (see state.h).
+ *
+ * The kernel holds mnt/shop's inode lock through every write to it, for
+ * all clients at once, so a login's deliberately slow password check is
+ * not run here but when its reply is read, which holds no such lock. */
+static void write_request(fuse_req_t req, struct handle *h, const char *buf, size_t size)
+{
+	char *login = state_shop_is_login(buf, size) ? malloc(size) : NULL;
+	int ret = 0;
+
+	pthread_mutex_lock(&h->lock);
+	drop_login(h);
+	pthread_mutex_unlock(&h->lock);
+	if (login) {
+		memcpy(login, buf, size);
+		keep_reply(h, NULL, 0);
+		pthread_mutex_lock(&h->lock);
+		h->login = login;
+		h->login_len = size;
+		pthread_mutex_unlock(&h->lock);
+	} else {
+		ret = run_request(req, h, buf, size);
+	}
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_write(req, size);
+}
+
+/* A read of mnt/shop: the reply of the last request, after running the
+ * login it may be. */
+static void read_shop(fuse_req_t req, struct handle *h, size_t size)
+{
+	char *login;
+	size_t len;
+
+	pthread_mutex_lock(&h->lock);
+	login = h->login;
+	len = h->login_len;
+	h->login = NULL;
+	pthread_mutex_unlock(&h->lock);
+	if (login) {
+		run_request(req, h, login, len);
+		explicit_bzero(login, len);
+		free(login);
+	}
+	read_reply(req, h, size);
 }
 
 /* A write to mnt/ctl: one batch; its reply waits on the handle. */

@@ -422,8 +422,11 @@ void queuefs_poll(fuse_req_t req, struct handle *h, struct fuse_pollhandle *ph)
 	if (state_queue_stats(fs->st, h->node.index, NULL, &qs) != 0)
 		revents = POLLIN | POLLERR | POLLHUP; /* removed: reads end, writes fail */
 	else
+		/* A writer already waiting gets the room first, and holds the
+		 * kernel's lock on the file until it does. */
 		revents = (qs.depth > 0 || qs.sealed ? POLLIN : 0) |
-			  (!qs.sealed && qs.depth < qs.capacity ? POLLOUT : 0);
+			  (!qs.sealed && qs.depth < qs.capacity &&
+					   !(qw && waitq_waiting(qw->writers)) ? POLLOUT : 0);
 	if (qw)
 		qwait_put(fs, qw);
 	fuse_reply_poll(req, revents);

@@ -153,6 +153,10 @@ int state_shop_seed(struct state *st, const char *path, char *msg, size_t size);
 int state_shop_request(struct state *st, const char *line, size_t len, char **reply,
 		       size_t *reply_len, char *summary, size_t summary_size);
 
+/* True when line is a well-formed login request: the one whose answer
+ * takes long (the password check), which a caller may want to run apart. */
+bool state_shop_is_login(const char *line, size_t len);
+
 /* Writes the `UPC NAME COUNT` lines of mnt/inventory, under the shared
  * lock.  Returns the length it needed, like snprintf. */
 int state_format_inventory(struct state *st, char *buf, size_t size);

@@ -142,6 +142,17 @@ out_reply:
 	return ret;
 }
 
+bool state_shop_is_login(const char *line, size_t len)
+{
+	struct shop_request req;
+	char reply[REPLY_MAX];
+	bool login = shop_parse_request(line, len, &req, reply, sizeof(reply)) == 0 &&
+		     req.verb == SHOP_LOGIN;
+
+	shop_request_wipe(&req);
+	return login;
+}
+
 int state_format_inventory(struct state *st, char *buf, size_t size)
 {
 	int n;
