@@ -322,6 +322,41 @@ static int read_error(const char *path, char *msg, size_t size)
 	return put_reply(msg, size, ret, "%s: %s", path, strerror(-ret));
 }
 
+/* Called for each line of a configuration file, its newline (and a \r
+ * before it) cut off; lineno counts from 1.  Returns 0 or -errno. */
+typedef int (*config_line_fn)(void *arg, unsigned lineno, const char *s, size_t len);
+
+/* Reads the configuration file at path line by line, stopping at the first
+ * line fn refuses.  Returns 0 or -errno, with "PATH: why" in msg for the
+ * errors of opening and reading (fn writes its own). */
+static int read_config(const char *path, config_line_fn fn, void *arg, char *msg,
+		       size_t size)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	ssize_t n;
+	FILE *f;
+	int ret = open_config(path, &f, msg, size);
+
+	if (ret)
+		return ret;
+	while (!ret && (n = getline(&line, &cap, f)) >= 0) {
+		size_t len = (size_t)n;
+
+		if (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (len > 0 && line[len - 1] == '\r')
+			len--;
+		ret = fn(arg, ++lineno, line, len);
+	}
+	if (!ret && ferror(f))
+		ret = read_error(path, msg, size);
+	free(line);
+	fclose(f);
+	return ret;
+}
+
 /* --- the shop ----------------------------------------------------------- */
 
 struct shop *shop_new(shop_clock_fn clock, void *clock_arg)
@@ -450,12 +485,25 @@ struct pending_user {
 	unsigned line;
 };
 
+/* A users file being read: its users are only added once all are good. */
+struct users_file {
+	const char *path;
+	struct pending_user *pending;
+	size_t npending;
+	char *msg;
+	size_t size;
+};
+
 /* Checks one line of a users file and, when it holds a user, appends it to
  * *pending.  Returns 0, -EINVAL (msg says why) or -ENOMEM. */
-static int users_line(const char *path, unsigned lineno, const char *s, size_t len,
-		      struct pending_user **pending, size_t *npending, char *msg,
-		      size_t size)
+static int users_line(void *arg, unsigned lineno, const char *s, size_t len)
 {
+	struct users_file *u = arg;
+	const char *path = u->path;
+	struct pending_user **pending = &u->pending;
+	size_t *npending = &u->npending;
+	char *msg = u->msg;
+	size_t size = u->size;
 	const char *colon, *hash;
 	struct pending_user *p;
 	size_t name_len, hash_len;
@@ -506,49 +554,21 @@ static int users_line(const char *path, unsigned lineno, const char *s, size_t l
 
 int shop_load_users(struct shop *shop, const char *path, char *msg, size_t size)
 {
-	struct pending_user *pending = NULL;
-	size_t npending = 0, cap = 0;
-	char *line = NULL;
-	unsigned lineno = 0;
-	ssize_t n;
-	FILE *f;
-	int ret = 0;
+	struct users_file u = { .path = path, .msg = msg, .size = size };
+	int ret = read_config(path, users_line, &u, msg, size);
 
-	ret = open_config(path, &f, msg, size);
-	if (ret)
-		return ret;
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		size_t len = (size_t)n;
-
-		lineno++;
-		if (len > 0 && line[len - 1] == '\n')
-			len--;
-		if (len > 0 && line[len - 1] == '\r')
-			len--;
-		ret = users_line(path, lineno, line, len, &pending, &npending, msg, size);
-		if (ret)
-			goto out;
-	}
-	if (ferror(f)) {
-		ret = read_error(path, msg, size);
-		goto out;
-	}
 	/* Room first, so that adding cannot fail half way. */
-	ret = reserve_users(shop, npending);
-	if (ret)
-		goto out;
-	for (size_t i = 0; i < npending; i++) {
-		put_user(shop, pending[i].name, pending[i].hash);
-		pending[i].hash = NULL;
+	if (!ret)
+		ret = reserve_users(shop, u.npending);
+	for (size_t i = 0; !ret && i < u.npending; i++) {
+		put_user(shop, u.pending[i].name, u.pending[i].hash);
+		u.pending[i].hash = NULL;
 	}
-out:
 	if (ret == -ENOMEM)
 		put_reply(msg, size, ret, "%s: %s", path, strerror(ENOMEM));
-	for (size_t i = 0; i < npending; i++)
-		free(pending[i].hash);
-	free(pending);
-	free(line);
-	fclose(f);
+	for (size_t i = 0; i < u.npending; i++)
+		free(u.pending[i].hash);
+	free(u.pending);
 	return ret;
 }
 
@@ -597,14 +617,16 @@ static bool looks_numeric(const char *s, size_t len)
 	return parse_signed(s, len, &v) != -EINVAL;
 }
 
-static int csv_line(struct csv *c, const char *s, size_t len)
+static int csv_line(void *arg, unsigned lineno, const char *s, size_t len)
 {
+	struct csv *c = arg;
 	struct word f[3];
 	size_t nfields = 1;
 	const char *comma;
 	int64_t upc, count;
 	bool first;
 
+	c->line = lineno;
 	trim(&s, &len);
 	if (len == 0)
 		return 0;
@@ -688,51 +710,22 @@ int shop_parse_inventory(const char *path, char **records, size_t *len, char *ms
 			 size_t size)
 {
 	struct csv c = { .path = path, .out = TEXT_INIT, .msg = msg, .size = size };
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	FILE *f;
-	int ret = 0;
+	int ret;
 
 	*records = NULL;
 	*len = 0;
-	ret = open_config(path, &f, msg, size);
-	if (ret)
-		return ret;
 	c.rows = malloc(SHOP_MAX_PRODUCTS * sizeof(*c.rows));
-	if (!c.rows) {
-		ret = -ENOMEM;
-		goto out;
+	ret = c.rows ? read_config(path, csv_line, &c, msg, size) : -ENOMEM;
+	if (!ret)
+		ret = csv_duplicates(&c);
+	if (!ret) {
+		*records = text_take(&c.out, len);
+		ret = *records ? 0 : -ENOMEM;
 	}
-	while ((n = getline(&line, &cap, f)) >= 0) {
-		size_t linelen = (size_t)n;
-
-		c.line++;
-		if (linelen > 0 && line[linelen - 1] == '\n')
-			linelen--;
-		if (linelen > 0 && line[linelen - 1] == '\r')
-			linelen--;
-		ret = csv_line(&c, line, linelen);
-		if (ret)
-			goto out;
-	}
-	if (ferror(f)) {
-		ret = read_error(path, msg, size);
-		goto out;
-	}
-	ret = csv_duplicates(&c);
-	if (ret)
-		goto out;
-	*records = text_take(&c.out, len);
-	if (!*records)
-		ret = -ENOMEM;
-out:
 	if (ret == -ENOMEM)
 		put_reply(msg, size, ret, "%s: %s", path, strerror(ENOMEM));
 	text_free(&c.out);
 	free(c.rows);
-	free(line);
-	fclose(f);
 	return ret;
 }
 

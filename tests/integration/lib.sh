@@ -10,6 +10,8 @@
 set -u
 
 FSIO=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fsio.py
+# The tests' Python parts import their helpers (shopio) from here.
+export PYTHONPATH=${FSIO%/*}${PYTHONPATH:+:$PYTHONPATH}
 : "${PYTHON:=python3}"
 
 fail() {

@@ -133,7 +133,7 @@ trap on_signal INT TERM
 run_one() {
 	local file=$1 name status problems err
 	name=$(basename "$file" .sh)
-	TEST_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rwfs-test.XXXXXX")
+	TEST_TMP=$(mktemp -d)
 	MNT=$TEST_TMP/mnt
 	RWFS_LOG=$TEST_TMP/rwfs.log
 	RWFS_ERR=$TEST_TMP/rwfs.err

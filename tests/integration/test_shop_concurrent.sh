@@ -27,14 +27,7 @@ BOUGHT = re.compile(rb"ok bought (\d+) \S+ \(%d\), (-?\d+) left\n" % upc)
 REFUSED = re.compile(rb"error insufficient stock: %d has (\d+)\n" % upc)
 
 
-def call(fd, request):
-    os.write(fd, request.encode())
-    out = b""
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return out
-        out += chunk
+from shopio import request as call
 
 
 def buyer(i, barrier, results):

@@ -102,14 +102,7 @@ import os, re, sys
 path, user, password = sys.argv[1:4]
 acked = 0
 
-def call(fd, request):
-    os.write(fd, request.encode())
-    out = b""
-    while True:
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return out
-        out += chunk
+from shopio import request as call
 
 try:
     fd = os.open(path, os.O_RDWR)

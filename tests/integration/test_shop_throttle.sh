@@ -28,18 +28,11 @@ def bad(msg):
     print("FAIL: " + msg, file=sys.stderr)
 
 
-def call(request):
-    fd = os.open(shop, os.O_RDWR)
-    try:
-        os.write(fd, request.encode())
-        out = b""
-        while True:
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                return out
-            out += chunk
-    finally:
-        os.close(fd)
+from shopio import request
+
+
+def call(text):
+    return request(shop, text)
 
 
 def locked(user, seconds):

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "queues.h"
+#include "scratch.h"
 #include "state.h"
 #include "store.h"
 
@@ -1412,8 +1413,7 @@ static int setup_store(void **state)
 
 	if (!f)
 		return -1;
-	snprintf(f->dir, sizeof(f->dir), "/tmp/rwfs-queues-XXXXXX");
-	if (!mkdtemp(f->dir)) {
+	if (scratch_dir(f->dir, sizeof(f->dir), "rwfs-queues") != 0) {
 		free(f);
 		return -1;
 	}

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
 #include "sha256.h"
 #include "shop.h"
 
@@ -31,7 +32,7 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static char tmpdir[] = "/tmp/test_shop.XXXXXX";
+static char tmpdir[64];
 
 struct fake_clock {
 	uint64_t now;
@@ -265,7 +266,7 @@ static int remove_entry(const char *path, const struct stat *sb, int flag, struc
 static int group_setup(void **state)
 {
 	(void)state;
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return scratch_dir(tmpdir, sizeof(tmpdir), "rwfs-shop") == 0 ? 0 : -1;
 }
 
 static int group_teardown(void **state)

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "scratch.h"
 #include "state.h"
 #include "store.h"
 
@@ -28,8 +29,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/rwfs-store-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	assert_int_equal(scratch_dir(f->dir, sizeof(f->dir), "rwfs-store"), 0);
 	*state = f;
 	return 0;
 }
