@@ -5,6 +5,8 @@
 #   make test       install what is missing, build, run every test twice:
 #                   plain, then under AddressSanitizer and UBSan
 #   make bench      install what is missing, build, print the benchmark table
+#   make fuzz       build the libFuzzer harnesses (clang) and run each a while:
+#                   FUZZ_SECONDS=60 by default
 #
 # The sanitizer build lives in build/san (its daemon is build/san/rwfs).
 
@@ -21,13 +23,18 @@ ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
 
-PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev python3 util-linux attr
+PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev zlib1g-dev \
+	    nettle-dev python3 util-linux attr
+FUZZ_PACKAGES := clang
+FUZZ_SECONDS ?= 60
+LIBS := -lcrypt -lnettle -lz -lpthread
 
 ENGINE_SRC := $(wildcard fs/engine/*.c)
-FS_SRC     := $(wildcard fs/*.c)
+LOG_SRC    := $(wildcard fs/log/*.c)
+FS_SRC     := $(wildcard fs/*.c fs/class/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TOOL_SRC   := $(filter-out tools/common.c,$(wildcard tools/*.c))
-ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o)
+ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/%.o) $(LOG_SRC:%.c=$(BUILD)/%.o)
 FS_OBJ     := $(FS_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 DAEMON     := $(if $(SAN),$(BUILD)/rwfs,rwfs)
@@ -35,32 +42,44 @@ DAEMON     := $(if $(SAN),$(BUILD)/rwfs,rwfs)
 # keeps its own copies in $(BUILD)/tools.
 TOOLS      := $(TOOL_SRC:tools/%.c=$(if $(SAN),$(BUILD)/tools/%,tools/%))
 
-.PHONY: all deps run test check unit integration bench clean
+FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all deps install-packages run test check unit integration bench fuzz clean
 
 all: $(DAEMON) $(TOOLS)
 
 $(DAEMON): $(FS_OBJ) $(ENGINE_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) -lcrypt -lpthread
+	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/fs/%.o: fs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
 
-# The engine knows nothing of FUSE: it is built without its headers.
+# The engine and the log know nothing of FUSE: they are built without its
+# headers.
 $(BUILD)/fs/engine/%.o: fs/engine/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/fs/log/%.o: fs/log/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.c,$^)
+	$(CC) $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.c,$^) -lz
 
 $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifs/engine -o $@ $(filter %.c %.o,$^) -lcmocka -lcrypt -lpthread
+	$(CC) $(ALL_CFLAGS) -Ifs/engine -Ifs/log -o $@ $(filter %.c %.o,$^) -lcmocka $(LIBS)
 
 deps:
-	@missing=$$(for p in $(PACKAGES); do \
+	@$(MAKE) --no-print-directory install-packages WANT="$(PACKAGES)"
+
+# Installs the Debian packages in WANT that are missing.
+install-packages:
+	@missing=$$(for p in $(WANT); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -89,6 +108,24 @@ test: deps
 bench: deps
 	$(MAKE) all
 	bench/run.sh
+
+# libFuzzer harnesses of every parser and of the replay; not part of make
+# test.  Each runs FUZZ_SECONDS on its own corpus in build/fuzz/.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(ENGINE_SRC) $(LOG_SRC)
+	@mkdir -p $(dir $@)
+	clang $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -Ifs/engine -Ifs/log \
+		-o $@ $< $(ENGINE_SRC) $(LOG_SRC) $(LIBS)
+
+fuzz:
+	@$(MAKE) --no-print-directory install-packages WANT="$(PACKAGES) $(FUZZ_PACKAGES)"
+	$(MAKE) $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		mkdir -p $$f.corpus; \
+		echo "== $$f"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$f.corpus 2>&1 | \
+			grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==[0-9]+==ERROR|SUMMARY)' \
+			|| exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD) rwfs $(TOOL_SRC:.c=)

@@ -125,10 +125,11 @@ if stale bench/bench "${bench_src[@]}" bench/bench.h fs/engine/rwlock.h; then
 		die "cannot build bench/bench"
 fi
 if has_part durability &&
-	stale bench/journal_gen bench/journal_gen.c fs/engine/*.c fs/engine/*.h; then
+	stale bench/journal_gen bench/journal_gen.c fs/engine/*.[ch] fs/log/*.[ch]; then
 	# shellcheck disable=SC2086
-	cc $cflags -Ifs/engine bench/journal_gen.c fs/engine/*.c -lpthread -lcrypt \
-		-o bench/journal_gen || die "cannot build bench/journal_gen"
+	cc $cflags -Ifs/engine -Ifs/log bench/journal_gen.c fs/engine/*.c fs/log/*.c \
+		-lpthread -lcrypt -lnettle -lz -o bench/journal_gen ||
+		die "cannot build bench/journal_gen"
 fi
 
 # ---- mounts, daemons, and their cleanup -----------------------------------
@@ -692,7 +693,7 @@ run_durability() {
 		stop_fs "sync-$mode"
 	done
 
-	# Start-up on a long journal, made without FUSE by the engine's store.
+	# Start-up on a long journal, made without FUSE by the engine and its file log.
 	state=$tmp/state-replay
 	mkdir "$state" || die "cannot make $state"
 	t0=${EPOCHREALTIME/,/.}
@@ -703,7 +704,7 @@ run_durability() {
 	echo
 	echo "== durability: start-up and compaction =="
 	echo "journal: $(field records "$gen") records, $(field journal_bytes "$gen") bytes," \
-		"written in $gen_secs s by bench/journal_gen (the engine's store, no FUSE);"
+		"written in $gen_secs s by bench/journal_gen (the engine and its file log, no FUSE);"
 	echo "3 in 4 records \"ADD A 1\", 1 in 4 \"ADD A 1\" + \"WRITE A 7\"; the file is in the" \
 		"page cache (a warm start)"
 	echo "start-up: from the fork of ./rwfs -f until mnt/A exists (the replay runs before the mount)"

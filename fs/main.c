@@ -22,8 +22,9 @@
 #include <sys/stat.h>
 
 #include "engine/queues.h"
+#include "engine/record.h"
 #include "engine/state.h"
-#include "engine/store.h"
+#include "log/file.h"
 #include "ops.h"
 
 #define RWFS_VERSION "0.1.0"
@@ -85,8 +86,15 @@ static void usage(FILE *out, const char *prog)
 		"    --inventory=FILE       the shop's first stock, CSV upc,name,count;\n"
 		"                           used only while the state holds no stock\n"
 		"    --quiet                no event log on the console in -f mode\n"
+		"\n"
+		"Queues: stat shows each queue as 1048576 bytes (so that writers of one\n"
+		"queue never wait for each other in the kernel); the bytes waiting are\n"
+		"its attribute user.bytes and in MOUNTPOINT/stats. To seal, unseal or\n"
+		"remove a queue while a writer waits on it, set an attribute of the\n"
+		"directory: setfattr -n user.seal -v NAME MOUNTPOINT/queues (user.unseal,\n"
+		"user.remove); chmod and rm of the queue itself wait for that writer.\n"
 		"\n",
-		prog, DEFAULT_STATE, STORE_DEFAULT_COMPACT_BYTES, STATE_DEFAULT_CELLS,
+		prog, DEFAULT_STATE, LOG_FILE_DEFAULT_COMPACT_BYTES, STATE_DEFAULT_CELLS,
 		STATE_MAX_CELLS, QUEUES_DEFAULT_CAPACITY, QUEUES_MAX_CAPACITY);
 }
 
@@ -109,17 +117,17 @@ static int option_filter(void *data, const char *arg, int key, struct fuse_args 
 	return 1;
 }
 
-static int parse_sync(const char *name, enum store_sync *out)
+static int parse_sync(const char *name, enum log_file_sync *out)
 {
 	static const char *const names[] = {
-		[STORE_SYNC_ALWAYS] = "always",
-		[STORE_SYNC_EVERYSEC] = "everysec",
-		[STORE_SYNC_NO] = "no",
+		[LOG_SYNC_ALWAYS] = "always",
+		[LOG_SYNC_EVERYSEC] = "everysec",
+		[LOG_SYNC_NO] = "no",
 	};
 
 	for (int i = 0; i < 3; i++) {
 		if (strcmp(name, names[i]) == 0) {
-			*out = (enum store_sync)i;
+			*out = (enum log_file_sync)i;
 			return 0;
 		}
 	}
@@ -127,19 +135,21 @@ static int parse_sync(const char *name, enum store_sync *out)
 	return -1;
 }
 
-/* Opens the state directory and restores st from it.  The default
- * directory is made on first use; one given with --state must exist, so
- * that a mistyped path is not silently a new, empty state. */
-static int open_store(const struct options *opts, enum store_sync sync, struct state *st,
-		      struct store **store)
+/* Opens the state directory and restores st from it, then begins this
+ * run's session.  The default directory is made on first use; one given
+ * with --state must exist, so that a mistyped path is not silently a new,
+ * empty state. */
+static int open_state(const struct options *opts, enum log_file_sync sync, struct state *st)
 {
-	struct store_options so = {
+	struct log_file_options lo = {
 		.dir = opts->state ? opts->state : DEFAULT_STATE,
 		.sync = sync,
 		.compact_bytes = opts->compact_size,
 		.recover = opts->recover,
 		.notices = stderr,
 	};
+	struct timespec now;
+	struct log *log;
 	char msg[512] = "";
 	int ret;
 
@@ -148,13 +158,49 @@ static int open_store(const struct options *opts, enum store_sync sync, struct s
 			strerror(errno));
 		return -1;
 	}
-	ret = store_open(&so, state_restore, st, store, msg, sizeof(msg));
+	ret = log_file_open(&lo, &log, msg, sizeof(msg));
+	if (!ret)
+		ret = state_attach_log(st, log, msg, sizeof(msg));
+	/* A session number no earlier run used: its start, in ns. */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!ret)
+		ret = state_begin(st, (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec,
+				  opts->memory, msg, sizeof(msg));
 	if (ret) {
 		fprintf(stderr, "rwfs: %s\n", msg);
 		return -1;
 	}
-	state_attach_store(st, *store);
 	return 0;
+}
+
+/* --dump: one line per record, "FILE OFFSET position N: RECORD". */
+static void print_record(void *arg, const void *rec, size_t len)
+{
+	char line[1024];
+	struct record r;
+
+	if (record_decode(rec, len, &r) == 0)
+		record_format(&r, line, sizeof(line));
+	else
+		snprintf(line, sizeof(line), "(a record that does not decode: %zu bytes)", len);
+	fprintf(arg, "%s\n", line);
+}
+
+static void dump_entry(void *arg, const char *file, uint64_t offset, uint64_t position,
+		       bool is_snapshot, const void *rec, size_t len)
+{
+	FILE *out = arg;
+
+	if (is_snapshot) {
+		fprintf(out, "%s @%llu: the state as of position %llu\n", file,
+			(unsigned long long)offset, (unsigned long long)position);
+		if (state_blob_records(rec, len, print_record, out))
+			fprintf(out, "%s: the snapshot's records are cut short\n", file);
+		return;
+	}
+	fprintf(out, "%s @%llu position %llu: ", file, (unsigned long long)offset,
+		(unsigned long long)position);
+	print_record(out, rec, len);
 }
 
 /* True when path is itself a mount point in /proc/self/mountinfo. */
@@ -193,8 +239,8 @@ static const char *mountpoint_problem(const char *path)
 	return NULL;
 }
 
-/* What must be in place before the journal is replayed: the default queue
- * capacity and the shop's users. */
+/* Configuration, before the journal is replayed: the default capacity of
+ * new queues and the shop's users. */
 static int configure(const struct options *opts, struct state *st)
 {
 	char msg[512] = "";
@@ -273,7 +319,7 @@ static void unmount(struct fuse_session *se, const char *mountpoint)
 }
 
 static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
-		       struct state *st, struct store *store)
+		       struct state *st)
 {
 	struct fuse_loop_config *config = NULL;
 	struct fuse_session *se;
@@ -296,7 +342,7 @@ static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
 	/* After the fork of fuse_daemonize: threads do not survive it. */
-	if (store_start(store) != 0 ||
+	if (log_file_start(state_log(st)) != 0 ||
 	    pthread_create(&watcher, NULL, watch_mount, cmd->mountpoint) != 0) {
 		fprintf(stderr, "rwfs: cannot start a thread\n");
 		goto out_unmount;
@@ -342,8 +388,7 @@ int main(int argc, char *argv[])
 		.queue_capacity = QUEUES_DEFAULT_CAPACITY,
 	};
 	struct fuse_cmdline_opts cmd = { 0 };
-	enum store_sync sync = STORE_SYNC_EVERYSEC;
-	struct store *store = NULL;
+	enum log_file_sync sync = LOG_SYNC_EVERYSEC;
 	const char *problem;
 	struct state *st = NULL;
 	int ret = 2;
@@ -375,7 +420,8 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	if (opts.dump) {
-		ret = store_dump(opts.state ? opts.state : DEFAULT_STATE, stdout);
+		ret = log_file_dump(opts.state ? opts.state : DEFAULT_STATE, dump_entry, stdout,
+				    stdout);
 		if (ret)
 			fprintf(stderr, "rwfs: %s: %s\n", opts.state ? opts.state : DEFAULT_STATE,
 				strerror(-ret));
@@ -404,15 +450,15 @@ int main(int argc, char *argv[])
 	}
 	ret = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	st = state_new(opts.memory, cmd.foreground && !opts.quiet ? stdout : NULL);
+	st = state_new(cmd.foreground && !opts.quiet ? stdout : NULL);
 	if (!st) {
 		fprintf(stderr, "rwfs: out of memory\n");
 		goto out;
 	}
-	if (configure(&opts, st) != 0 || open_store(&opts, sync, st, &store) != 0 ||
+	if (configure(&opts, st) != 0 || open_state(&opts, sync, st) != 0 ||
 	    seed(&opts, st) != 0)
 		goto out;
-	ret = run_session(&args, &cmd, st, store);
+	ret = run_session(&args, &cmd, st);
 
 out:
 	state_free(st);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 const char *prog = "rwfs";
 
@@ -195,25 +196,6 @@ void seed_random(void)
 
 /* Record files ------------------------------------------------------------- */
 
-uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len)
-{
-	static uint32_t table[256];
-	const unsigned char *p = buf;
-
-	if (!table[1]) {
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t c = i;
-			for (int k = 0; k < 8; k++)
-				c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-			table[i] = c;
-		}
-	}
-	crc = ~crc;
-	while (len--)
-		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-	return ~crc;
-}
-
 static void put_le32(unsigned char *p, uint32_t v)
 {
 	p[0] = v & 0xff;
@@ -293,7 +275,7 @@ int record_append(int fd, const void *payload, size_t len)
 			return -1;
 	}
 	put_le32(buf, (uint32_t)len);
-	put_le32(buf + 4, crc32_ieee(0, payload, len));
+	put_le32(buf + 4, (uint32_t)crc32(0, (const Bytef *)payload, (uInt)len));
 	memcpy(buf + RECORD_HEADER, payload, len);
 	ret = write_once(fd, buf, RECORD_HEADER + len);
 	if (buf != stack) {
@@ -364,7 +346,7 @@ enum record_status record_read(struct record_reader *r, const char **why)
 		*why = torn;
 		return RECORD_DAMAGED;
 	}
-	if (crc32_ieee(0, r->payload, len) != get_le32(head + 4)) {
+	if ((uint32_t)crc32(0, (const Bytef *)r->payload, (uInt)len) != get_le32(head + 4)) {
 		*why = "checksum mismatch";
 		return RECORD_DAMAGED;
 	}

@@ -98,10 +98,6 @@ void seed_random(void);
 #define RECORD_HEADER 8
 #define RECORD_MAX (1u << 20) /* a longer length field is damage */
 
-/* CRC-32 (reflected polynomial 0xEDB88320) of len bytes, continuing from
- * crc (0 to start): crc32_ieee(0, "123456789", 9) == 0xCBF43926. */
-uint32_t crc32_ieee(uint32_t crc, const void *buf, size_t len);
-
 /* Opens path for appending records, creating it (mode 0644) and writing
  * the magic when it is empty; holds flock(LOCK_EX) while it checks and
  * writes, so two processes never both write the magic.  Returns the

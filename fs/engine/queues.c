@@ -1,14 +1,15 @@
-/* queues.c - the registry of queues and their records.  See queues.h.
+/* queues.c - the registry of queues and the apply of queue records.  See
+ * queues.h.
  *
  * At most QUEUES_MAX queues, so an array scanned by name or id is as fast
  * as anything fancier and obviously right.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "queues.h"
+#include "record.h"
 
 struct slot {
 	uint64_t id;
@@ -96,7 +97,7 @@ uint64_t queues_bytes(const struct queues *qs)
 
 	for (size_t i = 0; i < qs->count; i++) {
 		queue_get_stats(qs->slots[i].q, &st);
-		bytes += st.bytes;
+		bytes += st.bytes + st.held_bytes;
 	}
 	return bytes;
 }
@@ -112,215 +113,243 @@ int queues_check_create(const struct queues *qs, const char *name, size_t len)
 	return 0;
 }
 
+static bool capacity_valid(uint64_t capacity)
+{
+	return capacity >= 1 && capacity <= QUEUES_MAX_CAPACITY;
+}
+
 int queues_check_push(const struct queues *qs, const struct queue *q,
 		      const char *text, size_t len)
 {
-	long n = queue_count_items(text, len);
-	struct queue_stats st;
+	long n = queue_check_push(q, text, len);
+	uint64_t cost;
 
 	if (n < 0)
 		return (int)n;
-	queue_get_stats(q, &st);
-	if (st.sealed)
-		return -EPIPE;
-	if ((uint64_t)n > st.capacity || len > QUEUE_MAX_WRITE)
-		return -EFBIG;
-	if (!queue_has_room(q, (size_t)n))
-		return -EAGAIN;
-	/* Each item costs its bytes and a newline: len + 1 at most. */
-	if (queues_bytes(qs) + len + 1 > QUEUES_MAX_BYTES)
+	/* Each item costs its bytes and a newline, which the last may lack. */
+	cost = (uint64_t)len + (text[len - 1] != '\n');
+	if (queues_bytes(qs) + cost > QUEUES_MAX_BYTES)
 		return -ENOSPC;
 	return 0;
 }
 
-size_t queues_record(char *line, const char *verb, const struct queue *q,
-		     const char *item, size_t len)
+int queues_apply_create(struct queues *qs, const char *name, size_t len,
+			uint64_t capacity, uint64_t *id)
 {
-	int n = snprintf(line, QUEUES_RECORD_MAX, "%s %s", verb, queue_name(q));
-
-	if (item) {
-		line[n++] = ' ';
-		memcpy(line + n, item, len);
-		n += (int)len;
-	}
-	return (size_t)n;
-}
-
-/* --- applying records ------------------------------------------------------ */
-
-/* A record line cut into its verb, its queue name and the rest. */
-struct record {
-	const char *verb;
-	size_t verb_len;
-	const char *name;
-	size_t name_len;
-	const char *rest; /* NULL when the line ends after the name */
-	size_t rest_len;
-};
-
-static bool split(const char *line, size_t len, struct record *r)
-{
-	const char *sp = memchr(line, ' ', len);
-
-	if (!sp)
-		return false;
-	r->verb = line;
-	r->verb_len = (size_t)(sp - line);
-	r->name = sp + 1;
-	len -= r->verb_len + 1;
-	sp = memchr(r->name, ' ', len);
-	r->name_len = sp ? (size_t)(sp - r->name) : len;
-	r->rest = sp ? sp + 1 : NULL;
-	r->rest_len = sp ? len - r->name_len - 1 : 0;
-	return r->name_len > 0;
-}
-
-static bool verb_is(const struct record *r, const char *verb)
-{
-	return strlen(verb) == r->verb_len && memcmp(r->verb, verb, r->verb_len) == 0;
-}
-
-static const char *const verbs[] = {
-	"QUEUE", "DELETE", "PUSH", "POP", "RETURN", "SEAL", "UNSEAL", "CAPACITY",
-};
-
-bool queues_is_record(const char *line, size_t len)
-{
-	struct record r;
-
-	if (!split(line, len, &r))
-		return false;
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (verb_is(&r, verbs[i]))
-			return true;
-	return false;
-}
-
-/* Parses the number at the end of a QUEUE or CAPACITY record. */
-static int parse_capacity(const struct record *r, size_t *out)
-{
-	char buf[16];
-	char *end;
-	unsigned long v;
-
-	if (!r->rest || r->rest_len == 0 || r->rest_len >= sizeof(buf))
-		return -EINVAL;
-	memcpy(buf, r->rest, r->rest_len);
-	buf[r->rest_len] = '\0';
-	v = strtoul(buf, &end, 10);
-	if (*end || v == 0 || v > QUEUES_MAX_CAPACITY)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int apply_create(struct queues *qs, const struct record *r)
-{
-	char name[QUEUE_NAME_MAX + 1];
-	size_t capacity;
+	char copy[QUEUE_NAME_MAX + 1];
 	struct queue *q;
+	int ret;
 
-	if (queues_check_create(qs, r->name, r->name_len) || parse_capacity(r, &capacity))
+	if (!capacity_valid(capacity))
 		return -EINVAL;
-	memcpy(name, r->name, r->name_len);
-	name[r->name_len] = '\0';
-	q = queue_new(name, capacity);
+	ret = queues_check_create(qs, name, len);
+	if (ret)
+		return ret;
+	memcpy(copy, name, len);
+	copy[len] = '\0';
+	q = queue_new(copy, (size_t)capacity);
 	if (!q)
 		return -ENOMEM;
-	qs->slots[qs->count++] = (struct slot){ qs->next_id++, q };
+	*id = qs->next_id++;
+	qs->slots[qs->count++] = (struct slot){ *id, q };
 	return 0;
 }
 
-static void delete_at(struct queues *qs, size_t i)
+int queues_apply_delete(struct queues *qs, const char *name, size_t len, uint64_t *id)
 {
+	ssize_t i = index_by_name(qs, name, len);
+
+	if (i < 0)
+		return -ENOENT;
+	*id = qs->slots[i].id;
 	queue_free(qs->slots[i].q);
-	memmove(&qs->slots[i], &qs->slots[i + 1], (qs->count - i - 1) * sizeof(qs->slots[0]));
+	memmove(&qs->slots[i], &qs->slots[i + 1],
+		(qs->count - (size_t)i - 1) * sizeof(qs->slots[0]));
 	qs->count--;
+	return 0;
 }
 
-/* Applies a record to an existing queue. */
-static int apply_to(struct queues *qs, size_t i, const struct record *r)
+int queues_apply_push(struct queues *qs, const char *name, size_t len,
+		      const char *items, size_t items_len)
 {
-	struct queue *q = qs->slots[i].q;
-	const char *item;
-	size_t len, capacity;
+	struct queue *q = queues_by_name(qs, name, len);
+	int ret;
 
-	if (verb_is(r, "DELETE") && !r->rest) {
-		delete_at(qs, i);
-		return 0;
-	}
-	if (verb_is(r, "PUSH") && r->rest)
-		return queue_push_item(q, r->rest, r->rest_len);
-	if (verb_is(r, "RETURN") && r->rest)
-		return queue_unpop(q, r->rest, r->rest_len);
-	if (verb_is(r, "POP") && !r->rest) {
-		if (queue_peek(q, &item, &len) != 0)
-			return -EINVAL;
-		queue_drop_head(q);
-		return 0;
-	}
-	if ((verb_is(r, "SEAL") || verb_is(r, "UNSEAL")) && !r->rest) {
-		queue_seal(q, verb_is(r, "SEAL"));
-		return 0;
-	}
-	if (verb_is(r, "CAPACITY") && parse_capacity(r, &capacity) == 0) {
-		queue_set_capacity(q, capacity);
-		return 0;
-	}
-	return -EINVAL;
+	if (!q)
+		return -ENOENT;
+	ret = queues_check_push(qs, q, items, items_len);
+	return ret ? ret : queue_push(q, items, items_len);
 }
 
-int queues_apply(struct queues *qs, const char *line, size_t len)
+int queues_apply_pop(struct queues *qs, const char *name, size_t len, uint64_t session,
+		     uint64_t reader, uint64_t room, const char **item, size_t *item_len)
 {
-	struct record r;
-	ssize_t i;
+	struct queue *q = queues_by_name(qs, name, len);
 
-	if (!split(line, len, &r))
+	return q ? queue_pop(q, session, reader, room, item, item_len) : -ENOENT;
+}
+
+int queues_apply_ack(struct queues *qs, const char *name, size_t len, uint64_t session,
+		     uint64_t reader)
+{
+	struct queue *q = queues_by_name(qs, name, len);
+
+	return q ? queue_ack(q, session, reader) : -ENOENT;
+}
+
+int queues_apply_return(struct queues *qs, const char *name, size_t len, uint64_t session,
+			uint64_t reader)
+{
+	struct queue *q = queues_by_name(qs, name, len);
+
+	return q ? queue_return(q, session, reader) : -ENOENT;
+}
+
+int queues_apply_seal(struct queues *qs, const char *name, size_t len, bool sealed)
+{
+	struct queue *q = queues_by_name(qs, name, len);
+
+	if (!q)
+		return -ENOENT;
+	queue_seal(q, sealed);
+	return 0;
+}
+
+int queues_apply_capacity(struct queues *qs, const char *name, size_t len,
+			  uint64_t capacity)
+{
+	struct queue *q = queues_by_name(qs, name, len);
+
+	if (!q)
+		return -ENOENT;
+	if (!capacity_valid(capacity))
 		return -EINVAL;
-	if (verb_is(&r, "QUEUE"))
-		return apply_create(qs, &r);
-	i = index_by_name(qs, r.name, r.name_len);
-	return i < 0 ? -EINVAL : apply_to(qs, (size_t)i, &r);
+	queue_set_capacity(q, (size_t)capacity);
+	return 0;
 }
 
-/* --- snapshot ------------------------------------------------------------ */
-
-struct dump {
-	void (*emit)(void *arg, const char *line, size_t len);
-	void *arg;
-	const struct queue *q;
-	char line[QUEUES_RECORD_MAX];
-};
-
-static void dump_item(void *arg, const char *item, size_t len)
+int queues_apply_held(struct queues *qs, const char *name, size_t len, uint64_t session,
+		      uint64_t reader, const char *item, size_t item_len)
 {
-	struct dump *d = arg;
+	struct queue *q = queues_by_name(qs, name, len);
 
-	d->emit(d->arg, d->line, queues_record(d->line, "PUSH", d->q, item, len));
+	if (!q)
+		return -ENOENT;
+	if (item_len > QUEUE_MAX_ITEM)
+		return -EMSGSIZE;
+	if (queues_bytes(qs) + item_len + 1 > QUEUES_MAX_BYTES)
+		return -ENOSPC;
+	return queue_add_held(q, session, reader, item, item_len);
 }
 
-/* PUSH records enter whatever the capacity and the seal, so the items of
- * a queue over its capacity (after a RETURN) or sealed come back whole. */
-static void dump_queue(struct dump *d, const struct queue *q)
+size_t queues_end_session(struct queues *qs, uint64_t session)
 {
-	struct queue_stats st;
-	char number[24];
-	size_t n;
-
-	queue_get_stats(q, &st);
-	d->q = q;
-	n = (size_t)snprintf(number, sizeof(number), "%llu", (unsigned long long)st.capacity);
-	d->emit(d->arg, d->line, queues_record(d->line, "QUEUE", q, number, n));
-	queue_for_each(q, dump_item, d);
-	if (st.sealed)
-		d->emit(d->arg, d->line, queues_record(d->line, "SEAL", q, NULL, 0));
-}
-
-void queues_dump(const struct queues *qs,
-		 void (*emit)(void *arg, const char *line, size_t len), void *arg)
-{
-	struct dump d = { .emit = emit, .arg = arg };
+	size_t back = 0;
 
 	for (size_t i = 0; i < qs->count; i++)
-		dump_queue(&d, qs->slots[i].q);
+		back += queue_end_session(qs->slots[i].q, session);
+	return back;
+}
+
+/* --- dump ------------------------------------------------------------------ */
+
+struct dump {
+	int (*emit)(void *arg, const struct record *r);
+	void *arg;
+	struct record_bytes name;
+	uint64_t index;      /* of the waiting item at hand, from the head */
+	uint64_t over;       /* head items beyond what a capacity can push */
+	char *push;          /* QUEUE_MAX_WRITE bytes: the PUSH being built */
+	size_t push_len;
+};
+
+static int emit(struct dump *d, enum record_kind kind, uint64_t u, uint64_t v,
+		const void *data, size_t len)
+{
+	struct record r = {
+		.kind = kind, .name = d->name, .data = { data, len }, .u = u, .v = v,
+	};
+
+	return d->emit(d->arg, &r);
+}
+
+static int flush_push(struct dump *d)
+{
+	int ret = 0;
+
+	if (d->push_len)
+		ret = emit(d, RECORD_QUEUE_PUSH, 0, 0, d->push, d->push_len);
+	d->push_len = 0;
+	return ret;
+}
+
+/* The head items beyond QUEUES_MAX_CAPACITY come back as items held for
+ * session 0, readers 0, 1, ..., returned newest first once the others are
+ * pushed: no capacity takes them all, and a return ignores the capacity. */
+static int dump_waiting(void *arg, const char *item, size_t len)
+{
+	struct dump *d = arg;
+	uint64_t index = d->index++;
+	int ret;
+
+	if (index < d->over)
+		return emit(d, RECORD_QUEUE_HELD, index, 0, item, len);
+	if (d->push_len + len + 1 > QUEUE_MAX_WRITE) {
+		ret = flush_push(d);
+		if (ret)
+			return ret;
+	}
+	memcpy(d->push + d->push_len, item, len);
+	d->push[d->push_len + len] = '\n';
+	d->push_len += len + 1;
+	return 0;
+}
+
+static int dump_held(void *arg, uint64_t session, uint64_t reader, const char *item,
+		     size_t len)
+{
+	return emit(arg, RECORD_QUEUE_HELD, reader, session, item, len);
+}
+
+static int dump_queue(struct dump *d, const struct queue *q)
+{
+	struct queue_stats st;
+	uint64_t pushed;
+	int ret;
+
+	queue_get_stats(q, &st);
+	pushed = st.depth < QUEUES_MAX_CAPACITY ? st.depth : QUEUES_MAX_CAPACITY;
+	d->name = (struct record_bytes){ queue_name(q), strlen(queue_name(q)) };
+	d->index = 0;
+	d->over = st.depth - pushed;
+	ret = emit(d, RECORD_QUEUE_CREATE, st.capacity > pushed ? st.capacity : pushed, 0,
+		   NULL, 0);
+	if (!ret)
+		ret = queue_for_each(q, dump_waiting, d);
+	if (!ret)
+		ret = flush_push(d);
+	for (uint64_t reader = d->over; !ret && reader-- > 0;)
+		ret = emit(d, RECORD_QUEUE_RETURN, reader, 0, NULL, 0);
+	if (!ret)
+		ret = queue_for_each_held(q, dump_held, d);
+	if (!ret)
+		ret = emit(d, RECORD_QUEUE_CAPACITY, st.capacity, 0, NULL, 0);
+	if (!ret && st.sealed)
+		ret = emit(d, RECORD_QUEUE_SEAL, 1, 0, NULL, 0);
+	return ret;
+}
+
+int queues_dump(const struct queues *qs,
+		int (*emit_fn)(void *arg, const struct record *r), void *arg)
+{
+	struct dump d = { .emit = emit_fn, .arg = arg };
+	int ret = 0;
+
+	d.push = malloc(QUEUE_MAX_WRITE);
+	if (!d.push)
+		return -ENOMEM;
+	for (size_t i = 0; !ret && i < qs->count; i++)
+		ret = dump_queue(&d, qs->slots[i].q);
+	free(d.push);
+	return ret;
 }

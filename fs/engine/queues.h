@@ -1,23 +1,18 @@
 /* queues.h - the registry of queues: every queue by name and by id, the
- * limits that protect the daemon, and the records that change them.
+ * limits that protect the daemon, and the apply of every queue record.
  *
- * Queues change only by record lines of the one instruction language, so
- * that the journal replays exactly what happened:
+ * Each queues_apply_* function is the whole, deterministic effect of one
+ * record: it checks every bound itself (a record may come from a damaged
+ * journal), then either changes the registry and returns 0 (or the
+ * positive value it documents), or returns -errno and changes nothing.
+ * The refusals are outcomes, the same live and at replay; only -ENOMEM
+ * depends on the machine.  The queues_check_* functions and
+ * queue_check_pop (queue.h) tell, changing nothing, what an apply would
+ * answer now, so that a caller can wait rather than propose a refused
+ * record.  Nothing here locks: the caller serialises every call.
  *
- *   QUEUE NAME CAPACITY    a new empty queue
- *   DELETE NAME            the queue and its items are gone
- *   PUSH NAME ITEM         ITEM (the rest of the line, any bytes but a
- *                          newline) joins the tail; the items of one write
- *                          are the PUSH lines of one record
- *   POP NAME               the head item was handed to a reader
- *   RETURN NAME ITEM       an item goes back to the head (its reader was
- *                          gone when it was handed over)
- *   SEAL NAME / UNSEAL NAME
- *   CAPACITY NAME N
- *
- * The caller checks a change with the queues_check_* functions, journals
- * the record, then applies it with queues_apply, under the state's
- * exclusive lock; nothing here locks.
+ * Names are checked by length (len bytes, any bytes): a name that is not
+ * valid names no queue.
  */
 #ifndef RWFS_QUEUES_H
 #define RWFS_QUEUES_H
@@ -29,14 +24,16 @@
 #include "queue.h"
 
 #define QUEUES_MAX 1024                    /* more: -ENOSPC */
-#define QUEUES_MAX_BYTES (64u << 20)       /* in all queues together: -ENOSPC */
+/* Waiting and held bytes in all queues together; more: -ENOSPC. */
+#define QUEUES_MAX_BYTES (64u << 20)
 #define QUEUES_MAX_CAPACITY 100000
 #define QUEUES_DEFAULT_CAPACITY 100
 
 struct queues;
+struct record;
 
 /* An empty registry; new queues get default_capacity (1..QUEUES_MAX_CAPACITY).
- * NULL when out of memory. */
+ * NULL when out of memory or out of range. */
 struct queues *queues_new(size_t default_capacity);
 
 /* Frees every queue; NULL is a no-op. */
@@ -44,17 +41,11 @@ void queues_free(struct queues *qs);
 
 size_t queues_default_capacity(const struct queues *qs);
 
-/* True when the line's first word is a queue record's. */
-bool queues_is_record(const char *line, size_t len);
-
-/* Applies one record line.  Returns 0, or -EINVAL for a line that is not a
- * valid record for the current queues (a damaged journal), -ENOMEM. */
-int queues_apply(struct queues *qs, const char *line, size_t len);
-
 /* The queue called name (len bytes), or NULL. */
 struct queue *queues_by_name(const struct queues *qs, const char *name, size_t len);
 
-/* The queue with id, or NULL (ids are never reused while the daemon runs). */
+/* The queue with id, or NULL.  Ids count up from 1 in creation order and
+ * are never reused by one registry. */
 struct queue *queues_by_id(const struct queues *qs, uint64_t id);
 
 /* The id of q, which must be in qs. */
@@ -63,31 +54,94 @@ uint64_t queues_id(const struct queues *qs, const struct queue *q);
 /* The i-th queue (from 0) in creation order, or NULL past the end. */
 struct queue *queues_at(const struct queues *qs, size_t i);
 
-/* Checks that a queue may be created: -EINVAL (bad name), -EEXIST,
+/* Bytes waiting and held in all queues: what QUEUES_MAX_BYTES bounds. */
+uint64_t queues_bytes(const struct queues *qs);
+
+/* What creating a queue would answer now: 0, -EINVAL (bad name), -EEXIST,
  * -ENOSPC (QUEUES_MAX reached). */
 int queues_check_create(const struct queues *qs, const char *name, size_t len);
 
-/* Checks that the items of text may be pushed onto q now: as queue_push
- * (-EPIPE, -EFBIG, -EAGAIN, -EMSGSIZE, -EINVAL), or -ENOSPC when all
- * queues together would hold more than QUEUES_MAX_BYTES. */
+/* What pushing the items of text onto q would answer now: 0, an error of
+ * queue_check_push (-EMSGSIZE, -EINVAL, -EPIPE, -EFBIG, -EAGAIN), or
+ * -ENOSPC when all queues together would hold more than QUEUES_MAX_BYTES.
+ * (A pop needs no registry-wide check: queue_check_pop says it.) */
 int queues_check_push(const struct queues *qs, const struct queue *q,
 		      const char *text, size_t len);
 
-/* Bytes held in all queues. */
-uint64_t queues_bytes(const struct queues *qs);
+/* Creates an empty queue and sets *id to its id.  Returns 0, -EINVAL (bad
+ * name, or capacity out of 1..QUEUES_MAX_CAPACITY), -EEXIST, -ENOSPC
+ * (QUEUES_MAX reached), -ENOMEM. */
+int queues_apply_create(struct queues *qs, const char *name, size_t len,
+			uint64_t capacity, uint64_t *id);
 
-/* The longest record line: PUSH, a name and an item. */
-#define QUEUES_RECORD_MAX (QUEUE_MAX_ITEM + QUEUE_NAME_MAX + 16)
+/* Deletes a queue with its waiting and held items, and sets *id to the id
+ * it had.  Returns 0 or -ENOENT. */
+int queues_apply_delete(struct queues *qs, const char *name, size_t len, uint64_t *id);
 
-/* Writes into line the record "VERB NAME[ ITEM]" (item may be NULL) and
- * returns its length; line has room for QUEUES_RECORD_MAX bytes.  Items
- * are copied byte for byte: they may hold any byte but a newline. */
-size_t queues_record(char *line, const char *verb, const struct queue *q,
-		     const char *item, size_t len);
+/* Pushes the items of one write (the lines of items, as
+ * queue_count_items splits them), all or nothing.  Returns 0, -ENOENT, an
+ * error of queues_check_push, -ENOMEM. */
+int queues_apply_push(struct queues *qs, const char *name, size_t len,
+		      const char *items, size_t items_len);
 
-/* Calls emit with each record line (no newline) that rebuilds every queue:
- * for a snapshot. */
-void queues_dump(const struct queues *qs,
-		 void (*emit)(void *arg, const char *line, size_t len), void *arg);
+/* Moves the head item to the held list of its queue, held for (session,
+ * reader), which can take room bytes (newline included).  *item and
+ * *item_len are its bytes, valid until the next change of the registry.
+ * Returns 0; 1 at end of file (sealed, nothing waiting, nothing held);
+ * -ENOENT; -EEXIST when (session, reader) already holds an item there;
+ * -EAGAIN when nothing waits (and the queue is not at its end);
+ * -EMSGSIZE when the head item and its newline exceed room (it stays). */
+int queues_apply_pop(struct queues *qs, const char *name, size_t len, uint64_t session,
+		     uint64_t reader, uint64_t room, const char **item, size_t *item_len);
+
+/* The item held for (session, reader) was received: it is freed.
+ * Returns 0 or -ENOENT (no such queue, or nothing held for them there). */
+int queues_apply_ack(struct queues *qs, const char *name, size_t len, uint64_t session,
+		     uint64_t reader);
+
+/* The item held for (session, reader) was not received: it goes back to
+ * the head of its queue, even over the capacity.  Returns 0 or -ENOENT. */
+int queues_apply_return(struct queues *qs, const char *name, size_t len, uint64_t session,
+			uint64_t reader);
+
+/* Seals (no more pushes; readers drain, then end of file) or unseals.
+ * Returns 0 or -ENOENT. */
+int queues_apply_seal(struct queues *qs, const char *name, size_t len, bool sealed);
+
+/* Sets the capacity; below the depth, the items stay and pushes wait.
+ * Returns 0, -ENOENT, -EINVAL (out of 1..QUEUES_MAX_CAPACITY). */
+int queues_apply_capacity(struct queues *qs, const char *name, size_t len,
+			  uint64_t capacity);
+
+/* Adds an item held for (session, reader), after the others held there:
+ * how a snapshot brings back held items.  Returns 0, -ENOENT, -EMSGSIZE
+ * (longer than QUEUE_MAX_ITEM), -ENOSPC (over QUEUES_MAX_BYTES), -EEXIST
+ * ((session, reader) already holds one there), -ENOMEM. */
+int queues_apply_held(struct queues *qs, const char *name, size_t len, uint64_t session,
+		      uint64_t reader, const char *item, size_t item_len);
+
+/* The session is gone and its readers never got what they held: in every
+ * queue, its held items go back to the head, the earliest popped first.
+ * Returns how many went back. */
+size_t queues_end_session(struct queues *qs, uint64_t session);
+
+/* Calls emit with records that, applied in order to an empty registry
+ * through the functions above, rebuild every queue: its waiting items, its
+ * held items in pop order, capacity and seal (not its id or counters).
+ * Fields as record.h lists them; session, seq, time_ns and pid are 0, and
+ * a return's session is the record's.  Per queue, in creation order:
+ *   QUEUE_CREATE, u: a capacity that takes what waits;
+ *   QUEUE_PUSH of the waiting items, data: items each followed by a
+ *     newline, at most QUEUE_MAX_WRITE bytes a record;
+ *   only when more wait than QUEUES_MAX_CAPACITY: the head items beyond it
+ *     as QUEUE_HELD of session 0, readers 0, 1, ... (before the pushes)
+ *     and QUEUE_RETURN of those readers, newest first (after them);
+ *   QUEUE_HELD of each held item, the earliest popped first;
+ *   QUEUE_CAPACITY; QUEUE_SEAL (u = 1) if sealed.
+ * Equal registries dump equal records.  A record and what it points to
+ * are valid during the call only.  Returns 0, -ENOMEM, or the first
+ * non-zero value emit returned, which stops the dump. */
+int queues_dump(const struct queues *qs,
+		int (*emit)(void *arg, const struct record *r), void *arg);
 
 #endif

@@ -1,41 +1,57 @@
-/* state.c - registers, memory cells, their lock and counters.  See state.h.
+/* state.c - the state object, its reads, and the funnel: submit a record,
+ * have the log order it, apply it, hand the outcome back.  See state.h.
  *
  * Counters that readers bump are atomics, so that readers sharing the lock
  * do not need another one; counters of mutations live under the exclusive
  * lock.
  */
 #include <errno.h>
-#include <stdarg.h>
-#include <stdbool.h>
+#include <nettle/sha2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "../log/log.h"
+#include "../log/memory.h"
 #include "state_priv.h"
 #include "text.h"
 
 #define SMALL_BATCH 8 /* instructions handled without a malloc */
 
-struct state *state_new(size_t ncells, FILE *console)
-{
-	struct state *st;
+/* Set while this thread is inside state_submit: the log may deliver to us
+ * from inside its append, where an observer must not run (it may submit
+ * again); the changes wait in *deferred until the append returns. */
+static __thread struct changes *deferred;
 
-	if (ncells == 0 || ncells > STATE_MAX_CELLS)
-		return NULL;
-	st = calloc(1, sizeof(*st));
+struct state *state_new(FILE *console)
+{
+	struct state *st = calloc(1, sizeof(*st));
+	char msg[160];
+
 	if (!st)
 		return NULL;
-	st->machine.cells = calloc(ncells, sizeof(int64_t));
-	st->machine.ncells = ncells;
+	st->machine.cells = calloc(STATE_DEFAULT_CELLS, sizeof(int64_t));
+	st->machine.ncells = STATE_DEFAULT_CELLS;
 	st->evlog = evlog_new(console);
 	st->queues = queues_new(QUEUES_DEFAULT_CAPACITY);
-	st->shop = shop_new(NULL, NULL);
-	if (!st->machine.cells || !st->evlog || !st->queues || !st->shop ||
+	st->shop = shop_new();
+	st->users = shop_users_new(NULL, NULL);
+	st->queue_capacity = QUEUES_DEFAULT_CAPACITY;
+	if (!st->machine.cells || !st->evlog || !st->queues || !st->shop || !st->users ||
 	    rwlock_init(&st->lock))
 		goto out_free;
+	pthread_mutex_init(&st->propose_lock, NULL);
+	pthread_mutex_init(&st->pending_lock, NULL);
+	pthread_cond_init(&st->pending_done, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
+	if (state_attach_log(st, log_memory_new(), msg, sizeof(msg))) {
+		state_free(st);
+		return NULL;
+	}
 	return st;
 
 out_free:
+	shop_users_free(st->users);
 	shop_free(st->shop);
 	queues_free(st->queues);
 	evlog_free(st->evlog);
@@ -48,8 +64,12 @@ void state_free(struct state *st)
 {
 	if (!st)
 		return;
-	store_close(st->store);
+	log_close(st->log);
+	pthread_cond_destroy(&st->pending_done);
+	pthread_mutex_destroy(&st->pending_lock);
+	pthread_mutex_destroy(&st->propose_lock);
 	rwlock_release(&st->lock);
+	shop_users_free(st->users);
 	shop_free(st->shop);
 	queues_free(st->queues);
 	evlog_free(st->evlog);
@@ -57,15 +77,321 @@ void state_free(struct state *st)
 	free(st);
 }
 
-size_t state_ncells(const struct state *st)
+size_t state_ncells(struct state *st)
 {
-	return st->machine.ncells;
+	size_t n;
+
+	rwlock_read_lock(&st->lock);
+	n = st->machine.ncells;
+	rwlock_read_unlock(&st->lock);
+	return n;
 }
 
 struct evlog *state_evlog(struct state *st)
 {
 	return st->evlog;
 }
+
+struct log *state_log(struct state *st)
+{
+	return st->log;
+}
+
+void state_observe(struct state *st, state_observer_fn fn, void *arg)
+{
+	st->observer = fn;
+	st->observer_arg = arg;
+}
+
+/* --- the funnel ------------------------------------------------------------ */
+
+static void notify(struct state *st, const struct changes *c)
+{
+	uint64_t id;
+
+	if (!st->observer)
+		return;
+	if (!c->all) {
+		for (unsigned k = 0; k < c->count; k++)
+			st->observer(st->observer_arg, c->ids[k]);
+		return;
+	}
+	for (size_t i = 0; state_queue_at(st, i, &id, NULL, NULL) == 0; i++)
+		st->observer(st->observer_arg, id);
+}
+
+static void merge_changes(struct changes *into, const struct changes *c)
+{
+	into->all |= c->all;
+	for (unsigned k = 0; k < c->count && !into->all; k++) {
+		bool seen = false;
+
+		for (unsigned m = 0; m < into->count; m++)
+			seen |= into->ids[m] == c->ids[k];
+		if (seen)
+			continue;
+		if (into->count == STATE_CHANGED_MAX)
+			into->all = true;
+		else
+			into->ids[into->count++] = c->ids[k];
+	}
+}
+
+/* The outcome a proposal of ours waits for, or NULL. */
+static struct pending *find_pending(struct state *st, const struct record *r)
+{
+	struct pending *p = NULL;
+
+	if (r->session != st->session || !st->session)
+		return NULL;
+	pthread_mutex_lock(&st->pending_lock);
+	for (p = st->pending; p && p->seq != r->seq; p = p->next)
+		;
+	pthread_mutex_unlock(&st->pending_lock);
+	return p;
+}
+
+/* The log's deliver: decodes and applies one record, and tells whoever
+ * waits for it and the observer. */
+static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
+{
+	struct state *st = arg;
+	struct changes changed = { .count = 0 };
+	struct pending *p;
+	struct record r;
+
+	if (record_decode(rec, len, &r))
+		return -EBADMSG;
+	p = find_pending(st, &r);
+	rwlock_write_lock(&st->lock);
+	state_apply_record(st, &r, p ? p->out : NULL, &changed);
+	st->applied = position;
+	rwlock_write_unlock(&st->lock);
+	if (p) {
+		pthread_mutex_lock(&st->pending_lock);
+		p->done = true;
+		pthread_cond_broadcast(&st->pending_done);
+		pthread_mutex_unlock(&st->pending_lock);
+	}
+	if (deferred)
+		merge_changes(deferred, &changed);
+	else
+		notify(st, &changed);
+	return 0;
+}
+
+static int load(void *arg, uint64_t position, const void *blob, size_t len)
+{
+	struct state *st = arg;
+	char msg[160];
+	int ret;
+
+	rwlock_write_lock(&st->lock);
+	ret = state_load_blob(st, blob, len, msg, sizeof(msg));
+	if (!ret)
+		st->applied = position;
+	rwlock_write_unlock(&st->lock);
+	if (ret && st->evlog)
+		evlog_append(st->evlog, "snapshot: %s", msg);
+	return ret;
+}
+
+static int save(void *arg, void **blob, size_t *len)
+{
+	struct state *st = arg;
+	struct text t = TEXT_INIT;
+	int ret;
+
+	rwlock_read_lock(&st->lock);
+	ret = state_save_blob(st, &t);
+	rwlock_read_unlock(&st->lock);
+	if (ret) {
+		text_free(&t);
+		return ret;
+	}
+	*blob = text_take(&t, len);
+	return *blob ? 0 : -ENOMEM;
+}
+
+static void forget_pending(struct state *st, struct pending *p)
+{
+	pthread_mutex_lock(&st->pending_lock);
+	for (struct pending **link = &st->pending; *link; link = &(*link)->next) {
+		if (*link == p) {
+			*link = p->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&st->pending_lock);
+}
+
+/* Waits for the apply of p (at once with the file log, which delivers
+ * inside its append) and takes p off the list. */
+static void wait_applied(struct state *st, struct pending *p)
+{
+	pthread_mutex_lock(&st->pending_lock);
+	while (!p->done)
+		pthread_cond_wait(&st->pending_done, &st->pending_lock);
+	pthread_mutex_unlock(&st->pending_lock);
+	forget_pending(st, p);
+}
+
+static int64_t wall_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Gives the encoded record its sequence and appends it, under the propose
+ * lock: sequences reach the log in the order they are given, so apply can
+ * tell a repeat from a record that was merely overtaken. */
+static int append_in_order(struct state *st, struct text *encoded, struct pending *p,
+			   struct changes *changed, uint64_t *position)
+{
+	int ret;
+
+	pthread_mutex_lock(&st->propose_lock);
+	p->seq = ++st->next_seq;
+	record_set_seq(encoded->buf, p->seq);
+	pthread_mutex_lock(&st->pending_lock);
+	p->next = st->pending;
+	st->pending = p;
+	pthread_mutex_unlock(&st->pending_lock);
+	deferred = changed;
+	ret = log_append(st->log, encoded->buf, encoded->len, position);
+	deferred = NULL;
+	pthread_mutex_unlock(&st->propose_lock);
+	if (ret)
+		forget_pending(st, p);
+	return ret;
+}
+
+int state_compact(struct state *st)
+{
+	return log_compact(st->log, save, st);
+}
+
+static void compact_if_due(struct state *st)
+{
+	if (log_wants_compaction(st->log))
+		state_compact(st);
+}
+
+/* A pop is at-least-once across a power cut whatever we do (its reply goes
+ * out before its acknowledgement can be on disk), so pops, acknowledgements
+ * and returns wait for no fdatasync; the kernel's copy survives a kill -9. */
+static bool waits_for_disk(enum record_kind kind)
+{
+	return kind != RECORD_QUEUE_POP && kind != RECORD_QUEUE_ACK &&
+	       kind != RECORD_QUEUE_RETURN;
+}
+
+int state_submit(struct state *st, struct record *r, struct outcome *out)
+{
+	char small[256];
+	struct text encoded = TEXT_ON_STACK(small);
+	struct changes changed = { .count = 0 };
+	struct outcome scratch;
+	struct pending p = { .out = out ? out : &scratch };
+	uint64_t position;
+	int ret;
+
+	r->session = st->session;
+	r->seq = 0;
+	r->time_ns = wall_clock_ns();
+	p.out->err = 0;
+	ret = record_encode(r, &encoded);
+	if (!ret)
+		ret = append_in_order(st, &encoded, &p, &changed, &position);
+	if (ret)
+		goto out;
+	wait_applied(st, &p);
+	notify(st, &changed);
+	if (p.out->err)
+		state_bump(&st->refused);
+	if (waits_for_disk(r->kind))
+		ret = log_sync(st->log, position);
+	compact_if_due(st);
+out:
+	text_free(&encoded);
+	return ret;
+}
+
+int state_attach_log(struct state *st, struct log *log, char *msg, size_t size)
+{
+	int ret;
+
+	log_close(st->log);
+	st->log = log;
+	if (!log)
+		return -ENOMEM;
+	ret = log_follow(log, load, deliver, st);
+	if (ret == -EBADMSG)
+		snprintf(msg, size, "a record of the log does not decode or apply");
+	else if (ret)
+		snprintf(msg, size, "cannot replay the log: %s", strerror(-ret));
+	return ret;
+}
+
+/* Ends every session but ours (earlier runs of this daemon): what they
+ * held goes back to the queues. */
+static int end_other_sessions(struct state *st)
+{
+	for (;;) {
+		struct record r = { .kind = RECORD_SESSION_END };
+		struct outcome out;
+		bool found = false;
+		int ret;
+
+		rwlock_read_lock(&st->lock);
+		for (size_t i = 0; i < st->nsessions && !found; i++) {
+			if (st->sessions[i].id != st->session) {
+				r.v = st->sessions[i].id;
+				found = true;
+			}
+		}
+		rwlock_read_unlock(&st->lock);
+		if (!found)
+			return 0;
+		ret = state_submit(st, &r, &out);
+		if (ret || out.err)
+			return ret ? ret : out.err;
+	}
+}
+
+int state_begin(struct state *st, uint64_t session, size_t ncells, char *msg, size_t size)
+{
+	struct record open = { .kind = RECORD_SESSION_OPEN, .u = session };
+	struct record cells = { .kind = RECORD_CELLS, .u = ncells };
+	struct outcome out;
+	int ret;
+
+	st->session = session;
+	ret = state_submit(st, &open, &out);
+	if (!ret && out.err)
+		ret = out.err;
+	if (!ret)
+		ret = end_other_sessions(st);
+	if (ret) {
+		snprintf(msg, size, "cannot begin a session: %s", strerror(-ret));
+		return ret;
+	}
+	if (state_ncells(st) == ncells)
+		return 0;
+	ret = state_submit(st, &cells, &out);
+	if (!ret && out.err)
+		ret = out.err;
+	if (ret == -EBUSY)
+		snprintf(msg, size, "the state holds values in cells beyond %zu: "
+			 "--memory must be larger", ncells);
+	else if (ret)
+		snprintf(msg, size, "cannot set %zu cells: %s", ncells, strerror(-ret));
+	return ret;
+}
+
+/* --- registers and cells ---------------------------------------------------- */
 
 int64_t state_read_register(struct state *st, int reg)
 {
@@ -80,13 +406,16 @@ int64_t state_read_register(struct state *st, int reg)
 
 int state_read_cell(struct state *st, size_t cell, int64_t *out)
 {
-	if (cell >= st->machine.ncells)
-		return -ENXIO;
+	int ret = 0;
+
 	rwlock_read_lock(&st->lock);
-	*out = st->machine.cells[cell];
+	if (cell < st->machine.ncells)
+		*out = st->machine.cells[cell];
+	else
+		ret = -ENXIO;
 	rwlock_read_unlock(&st->lock);
 	state_bump(&st->reads);
-	return 0;
+	return ret;
 }
 
 void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS])
@@ -105,10 +434,10 @@ static void outcome_line(void *arg, const struct isa_insn *in, bool is_cell,
 	isa_format(in, text, sizeof(text));
 	if (is_cell)
 		text_printf(arg, "ok %s -> mem/%lld=%lld\n", text, (long long)target,
-			     (long long)value);
+			    (long long)value);
 	else
 		text_printf(arg, "ok %s -> %c=%lld\n", text, (char)('A' + target),
-			     (long long)value);
+			    (long long)value);
 }
 
 /* Replaces whatever the reply holds with the one error line. */
@@ -120,7 +449,7 @@ static void error_line(struct text *r, const struct isa_insn *in,
 	text_free(r);
 	if (in) {
 		isa_format(in, text, sizeof(text));
-		text_printf(r, "error line %u: %s: %s\n", err->line, text, err->message);
+		text_printf(r, "error line %u: %s: %s\n", in->line, text, err->message);
 	} else if (err->line) {
 		text_printf(r, "error line %u: %s\n", err->line, err->message);
 	} else {
@@ -138,213 +467,56 @@ static int finish_reply(struct text *r, char **text, size_t *len, int ret)
 	return *text ? ret : -ENOMEM;
 }
 
-static const struct isa_insn *failed_insn(const struct isa_insn *insns, size_t count,
-					  unsigned line)
+/* The isa error of a change the log refused. */
+static void log_error(struct isa_error *err, int ret)
 {
-	for (size_t i = 0; i < count; i++)
-		if (insns[i].line == line)
-			return &insns[i];
-	return NULL;
+	err->errnum = -ret;
+	err->line = 0;
+	snprintf(err->message, sizeof(err->message), "cannot save the change: %s",
+		 strerror(-ret));
 }
 
-/* The canonical text of a batch, one instruction per line: its journal
- * record. */
-static void batch_text(struct text *t, const struct isa_insn *insns, size_t count)
+int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint32_t pid,
+	      char **reply, size_t *reply_len, struct isa_error *err)
 {
-	char line[64];
-
-	for (size_t i = 0; i < count; i++) {
-		isa_format(&insns[i], line, sizeof(line));
-		text_printf(t, "%s\n", line);
-	}
-}
-
-/* Journals a batch that ran; takes it back when that fails.  Under the
- * exclusive lock. */
-static int journal_batch(struct state *st, const struct isa_insn *insns, size_t count,
-			 struct isa_undo *undo, uint64_t *ticket, struct isa_error *err)
-{
-	char small[SMALL_BATCH * 48];
-	struct text record = TEXT_ON_STACK(small);
-	int ret;
-
-	batch_text(&record, insns, count);
-	ret = record.oom ? -ENOMEM : store_append(st->store, record.buf, record.len, ticket);
-	text_free(&record);
-	if (ret) {
-		isa_rollback(&st->machine, undo);
-		err->errnum = -ret;
-		err->line = 0;
-		snprintf(err->message, sizeof(err->message), "cannot save the change: %s",
-			 strerror(-ret));
-	}
-	return ret;
-}
-
-static void emit_line(void *arg, const char *line, size_t len)
-{
-	text_append(arg, line, len);
-	text_append(arg, "\n", 1);
-}
-
-static void dump_shop(struct state *st, struct text *t)
-{
-	size_t n = (size_t)shop_dump(st->shop, NULL, 0);
-	char *buf = malloc(n + 1);
-
-	if (!buf) {
-		t->oom = true;
-		return;
-	}
-	shop_dump(st->shop, buf, n + 1);
-	text_append(t, buf, n);
-	free(buf);
-}
-
-/* The whole state as record lines, for a snapshot.  Under the lock. */
-static void dump_state(struct state *st, struct text *t)
-{
-	for (int r = 0; r < ISA_REGISTERS; r++)
-		if (st->machine.regs[r])
-			text_printf(t, "SET %c %lld\n", 'A' + r, (long long)st->machine.regs[r]);
-	for (size_t c = 0; c < st->machine.ncells; c++)
-		if (st->machine.cells[c])
-			text_printf(t, "WRITE %lld %zu\n", (long long)st->machine.cells[c], c);
-	queues_dump(st->queues, emit_line, t);
-	dump_shop(st, t);
-}
-
-/* Replaces a journal grown past its bound with a snapshot.  Under the
- * exclusive lock; a failure leaves the journal as it was (the store says
- * why on its notice stream) and is retried after the next change. */
-static void compact_if_due(struct state *st)
-{
-	struct text snapshot = TEXT_INIT;
-	size_t len;
-	char *text;
-
-	if (!st->store || !store_wants_compaction(st->store))
-		return;
-	dump_state(st, &snapshot);
-	text = text_take(&snapshot, &len);
-	if (text)
-		store_compact(st->store, text, len);
-	free(text);
-}
-
-/* Runs a span of instruction lines as one batch, all or nothing.  Under
- * the exclusive lock. */
-static int apply_instructions(struct state *st, const char *text, size_t len)
-{
-	struct isa_insn *insns = malloc(ISA_MAX_BATCH_LINES * sizeof(*insns));
-	struct isa_undo undo = { .cells = malloc(ISA_MAX_BATCH_LINES * sizeof(*undo.cells)) };
-	struct isa_error err;
-	size_t count;
-	int ret = insns && undo.cells ? 0 : -ENOMEM;
-
-	if (!ret)
-		ret = isa_parse_batch(text, len, insns, ISA_MAX_BATCH_LINES, &count, &err);
-	if (!ret)
-		ret = isa_execute(&st->machine, insns, count, &undo, NULL, NULL, &err);
-	free(undo.cells);
-	free(insns);
-	return ret;
-}
-
-/* Applies one queue or shop record; 1 when line is neither. */
-static int apply_record(struct state *st, const char *line, size_t len)
-{
-	if (queues_is_record(line, len))
-		return queues_apply(st->queues, line, len);
-	if (shop_is_record(line, len))
-		return shop_apply(st->shop, line, len);
-	return 1;
-}
-
-/* Applies every line of text: queue and shop records one by one, and each
- * run of instruction lines as one batch.  Under the exclusive lock. */
-static int apply_lines(struct state *st, const char *text, size_t len)
-{
-	size_t pos = 0, span = 0; /* span: start of the pending instruction lines */
-	int ret = 0;
-
-	while (!ret && pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - text) - pos : len - pos;
-
-		if (queues_is_record(text + pos, n) || shop_is_record(text + pos, n)) {
-			if (span < pos)
-				ret = apply_instructions(st, text + span, pos - span);
-			if (!ret)
-				ret = apply_record(st, text + pos, n);
-			span = pos + n + 1;
-		}
-		pos += n + 1;
-	}
-	if (!ret && span < len)
-		ret = apply_instructions(st, text + span, len - span);
-	return ret;
-}
-
-int state_commit_locked(struct state *st, const char *record, size_t len, uint64_t *ticket)
-{
-	int ret = 0;
-
-	*ticket = 0;
-	if (st->store)
-		ret = store_append(st->store, record, len, ticket);
-	if (!ret && apply_lines(st, record, len) != 0)
-		ret = -EIO;
-	if (!ret)
-		compact_if_due(st);
-	return ret;
-}
-
-int state_commit_wait(struct state *st, uint64_t ticket)
-{
-	return st->store ? store_commit(st->store, ticket) : 0;
-}
-
-int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
-		char **reply, size_t *reply_len, struct isa_error *err)
-{
-	struct isa_cell_undo small_undo[SMALL_BATCH];
-	struct text r = TEXT_INIT;
+	unsigned char small[SMALL_BATCH * RECORD_INSN_BYTES], *data = small;
+	struct record r = { .kind = RECORD_BATCH, .pid = pid };
+	struct outcome out = { .err = 0 };
+	struct text t = TEXT_INIT;
 	struct isa_error local;
-	struct isa_undo undo;
-	uint64_t ticket = 0;
+	const struct isa_insn *failed = NULL;
 	int ret;
 
 	if (!err)
 		err = &local;
-	/* Most batches are one instruction (every value write is): no malloc
-	 * for them on this hot path. */
-	undo.cells = count <= SMALL_BATCH ? small_undo : malloc(count * sizeof(*undo.cells));
-	if (!undo.cells)
+	if (count > SMALL_BATCH)
+		data = malloc(count * RECORD_INSN_BYTES);
+	if (!data)
 		return -ENOMEM;
-	rwlock_write_lock(&st->lock);
-	ret = isa_execute(&st->machine, insns, count, &undo,
-			  reply ? outcome_line : NULL, &r, err);
-	if (!ret && st->store)
-		ret = journal_batch(st, insns, count, &undo, &ticket, err);
-	if (!ret) {
-		for (size_t i = 0; i < count; i++)
-			st->insn_count[insns[i].op]++;
-		compact_if_due(st);
+	r.data.data = data;
+	r.data.len = record_put_insns(insns, count, data);
+	out.each = reply ? outcome_line : NULL;
+	out.each_arg = &t;
+	ret = state_submit(st, &r, &out);
+	if (data != small)
+		free(data);
+	if (ret) {
+		log_error(err, ret);
+	} else if (out.err) {
+		ret = out.err;
+		*err = out.isa;
+		/* apply numbers the lines of the record; the client's are these */
+		if (out.isa.line >= 1 && out.isa.line <= count) {
+			failed = &insns[out.isa.line - 1];
+			err->line = failed->line;
+		}
 	}
-	rwlock_write_unlock(&st->lock);
-	if (undo.cells != small_undo)
-		free(undo.cells);
-
-	/* Outside the lock, so that concurrent writers share one fdatasync. */
-	if (!ret)
-		ret = state_commit_wait(st, ticket);
 	state_bump(&st->batches);
 	if (ret)
 		state_bump(&st->batch_errors);
 	if (ret && reply)
-		error_line(&r, failed_insn(insns, count, err->line), err);
-	return finish_reply(&r, reply, reply_len, ret);
+		error_line(&t, failed, err);
+	return finish_reply(&t, reply, reply_len, ret);
 }
 
 /* The number of lines of text, counting a final one without newline. */
@@ -357,7 +529,7 @@ static size_t lines_in(const char *text, size_t len)
 	return n;
 }
 
-int state_execute(struct state *st, const char *text, size_t len,
+int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 		  char **reply, size_t *reply_len, struct isa_error *err)
 {
 	struct isa_insn small[SMALL_BATCH], *insns = small;
@@ -384,27 +556,59 @@ int state_execute(struct state *st, const char *text, size_t len,
 		ret = finish_reply(&r, reply, reply_len, ret);
 		goto out;
 	}
-	ret = state_apply(st, insns, count, reply, reply_len, err);
+	ret = state_run(st, insns, count, pid, reply, reply_len, err);
 out:
 	if (insns != small)
 		free(insns);
 	return ret;
 }
 
-int state_restore(void *arg, const char *text, size_t len)
+/* --- the state as a whole ---------------------------------------------------- */
+
+int state_digest(struct state *st, uint64_t *applied, char hex[STATE_DIGEST_HEX + 1])
 {
-	struct state *st = arg;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
+	struct text blob = TEXT_INIT;
 	int ret;
 
-	rwlock_write_lock(&st->lock);
-	ret = apply_lines(st, text, len);
-	rwlock_write_unlock(&st->lock);
-	return ret ? -EBADMSG : 0;
+	rwlock_read_lock(&st->lock);
+	ret = state_save_blob(st, &blob);
+	*applied = st->applied;
+	rwlock_read_unlock(&st->lock);
+	if (ret) {
+		text_free(&blob);
+		return ret;
+	}
+	sha256_init(&ctx);
+	sha256_update(&ctx, blob.len, (const uint8_t *)blob.buf);
+	sha256_digest(&ctx, sizeof(digest), digest);
+	text_free(&blob);
+	for (size_t k = 0; k < sizeof(digest); k++)
+		snprintf(hex + 2 * k, 3, "%02x", digest[k]);
+	return 0;
 }
 
-void state_attach_store(struct state *st, struct store *store)
+int state_blob_records(const void *blob, size_t len,
+		       void (*fn)(void *arg, const void *rec, size_t len), void *arg)
 {
-	st->store = store;
+	const unsigned char *p = blob;
+	size_t off = 0;
+
+	while (off < len) {
+		uint32_t n;
+
+		if (len - off < 4)
+			return -EBADMSG;
+		n = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
+		    (uint32_t)p[off + 3] << 24;
+		off += 4;
+		if (n > len - off)
+			return -EBADMSG;
+		fn(arg, p + off, n);
+		off += n;
+	}
+	return 0;
 }
 
 static void append_stat(char *buf, size_t size, size_t *len, const char *name,
@@ -416,6 +620,13 @@ static void append_stat(char *buf, size_t size, size_t *len, const char *name,
 				 (unsigned long long)value);
 }
 
+static void append_text(char *buf, size_t size, size_t *len, const char *text)
+{
+	size_t at = *len < size ? *len : size;
+
+	*len += (size_t)snprintf(buf + at, size - at, "%s", text);
+}
+
 int state_format_stats(struct state *st, char *buf, size_t size)
 {
 	static const char *const insn_names[ISA_OP_COUNT] = {
@@ -423,24 +634,31 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 		[ISA_MUL] = "insn_mul", [ISA_DIV] = "insn_div", [ISA_SET] = "insn_set",
 		[ISA_READ] = "insn_read", [ISA_WRITE] = "insn_write",
 	};
+	char hex[STATE_DIGEST_HEX + 1] = "unknown", line[STATE_DIGEST_HEX + 32];
 	struct rwlock_stats ls;
 	struct timespec now;
-	uint64_t insn[ISA_OP_COUNT];
-	size_t len = 0;
+	uint64_t insn[ISA_OP_COUNT], applied = 0;
+	size_t len = 0, at;
 
 	rwlock_read_lock(&st->lock);
 	memcpy(insn, st->insn_count, sizeof(insn));
 	rwlock_read_unlock(&st->lock);
+	state_digest(st, &applied, hex);
 	rwlock_get_stats(&st->lock, &ls);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 
 	append_stat(buf, size, &len, "uptime_seconds",
 		    (uint64_t)(now.tv_sec - st->started.tv_sec));
+	append_stat(buf, size, &len, "applied", applied);
+	snprintf(line, sizeof(line), "state_digest %s\n", hex);
+	append_text(buf, size, &len, line);
 	append_stat(buf, size, &len, "reads", __atomic_load_n(&st->reads, __ATOMIC_RELAXED));
 	append_stat(buf, size, &len, "batches",
 		    __atomic_load_n(&st->batches, __ATOMIC_RELAXED));
 	append_stat(buf, size, &len, "batch_errors",
 		    __atomic_load_n(&st->batch_errors, __ATOMIC_RELAXED));
+	append_stat(buf, size, &len, "records_refused",
+		    __atomic_load_n(&st->refused, __ATOMIC_RELAXED));
 	for (int op = 0; op < ISA_OP_COUNT; op++)
 		append_stat(buf, size, &len, insn_names[op], insn[op]);
 	append_stat(buf, size, &len, "lock_shared", ls.shared_count);
@@ -449,5 +667,7 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	append_stat(buf, size, &len, "lock_waiting_writers", ls.waiting_writers);
 	append_stat(buf, size, &len, "lock_longest_wait_us", ls.longest_wait_ns / 1000);
 	append_stat(buf, size, &len, "events_listeners", evlog_listeners(st->evlog));
+	at = len < size ? len : size;
+	len += (size_t)log_format_stats(st->log, buf + at, size - at);
 	return (int)len;
 }

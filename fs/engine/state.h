@@ -1,10 +1,20 @@
-/* state.h - the engine's one state object: registers, memory cells, the
- * fair lock that guards them, the counters and the event log.
+/* state.h - the engine's one state object: registers, memory cells,
+ * queues, the shop, the sessions, the fair lock that guards them, the
+ * counters and the event log.
  *
- * Reads take the shared lock, mutations the exclusive lock.  Every mutation
- * enters through state_apply as instructions of the isa language, so there
- * is exactly one place where the state changes.  Nothing here knows about
- * FUSE; the tests drive it directly.
+ * Every change goes one way (the funnel): an operation becomes one record
+ * (record.h); the log (log.h) gives it a position; one deterministic apply
+ * function changes the state and produces the outcome, which the proposer
+ * gets back.  Replay at start-up, the live path and (later) another host's
+ * changes are the same apply.  A refusal (division by zero, a full queue,
+ * no stock) is an outcome: the state is unchanged, and for a change that
+ * came from a client the function below returns it as -errno.
+ *
+ * Reads take the shared lock, apply the exclusive lock.  Nothing here
+ * knows about FUSE; the tests drive it directly.
+ *
+ * Lock order, outermost first: the log's append lock, the state lock, the
+ * event log's lock.  Observers are called with none of them held.
  */
 #ifndef RWFS_STATE_H
 #define RWFS_STATE_H
@@ -20,19 +30,48 @@
 
 #define STATE_DEFAULT_CELLS 256
 #define STATE_MAX_CELLS (1u << 20)
+#define STATE_DIGEST_HEX 64
 
 struct state;
+struct log;
 
-/* A new state with every register and ncells cells at 0 (1 <= ncells <=
- * STATE_MAX_CELLS).  console (may be NULL) receives the event log.
- * Returns NULL when out of memory. */
-struct state *state_new(size_t ncells, FILE *console);
+/* A new state: every register at 0, STATE_DEFAULT_CELLS cells at 0, no
+ * queue, no product, no session.  console (may be NULL) receives the
+ * event log.  Returns NULL when out of memory. */
+struct state *state_new(FILE *console);
 
-/* Frees the state; NULL is a no-op.  No lock may be held. */
+/* Frees the state and closes its log; NULL is a no-op.  No lock may be
+ * held. */
 void state_free(struct state *st);
 
-size_t state_ncells(const struct state *st);
+size_t state_ncells(struct state *st);
 struct evlog *state_evlog(struct state *st);
+
+/* Hands st the log that orders and keeps its changes, before any change;
+ * st owns it from now on (state_free closes it).  Replays what the log
+ * holds through apply.  Returns 0, or -EBADMSG with msg (a record or
+ * snapshot that cannot be decoded or does not apply: the state is not
+ * usable then) or -ENOMEM.  Until then a new state keeps its records in a
+ * memory log (log/memory.h): nothing survives the process. */
+int state_attach_log(struct state *st, struct log *log, char *msg, size_t size);
+
+/* The log st follows (the memory log until state_attach_log). */
+struct log *state_log(struct state *st);
+
+/* Begins this process's session (its records carry it): ends the sessions
+ * of earlier runs (their held queue items go back), then sets the number
+ * of cells (1..STATE_MAX_CELLS).  session is a number no earlier run used
+ * (the daemon takes its start time in ns).  Returns 0, -EBUSY with msg
+ * (fewer cells would drop a cell that holds a value), or the log's -errno. */
+int state_begin(struct state *st, uint64_t session, size_t ncells, char *msg, size_t size);
+
+/* Called after every applied change of queue id (created, removed, an
+ * item in or out, sealed...), from the thread that applied it, with no
+ * engine lock held.  One observer; NULL clears it. */
+typedef void (*state_observer_fn)(void *arg, uint64_t queue_id);
+void state_observe(struct state *st, state_observer_fn fn, void *arg);
+
+/* --- registers and cells ------------------------------------------------ */
 
 /* The value of register reg (0..25), under the shared lock. */
 int64_t state_read_register(struct state *st, int reg);
@@ -43,54 +82,41 @@ int state_read_cell(struct state *st, size_t cell, int64_t *out);
 /* All registers, under one shared lock: one consistent snapshot. */
 void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS]);
 
-/* Runs count instructions under the exclusive lock, all or nothing.  When
- * reply is not NULL it receives a malloc'd text the caller frees: one line
- * per instruction ("ok ADD A B -> A=42\n"), or on failure the single line
- * "error line N: TEXT: MESSAGE\n".  Returns 0 or the -errno of
- * isa_execute (-EDOM, -ERANGE, -ENXIO), the journal's -ENOSPC or -EIO
- * (then nothing changed), or -ENOMEM; *err (may be NULL) says where.  With
- * a store in "always" mode it returns once the batch is on disk. */
-int state_apply(struct state *st, const struct isa_insn *insns, size_t count,
-		char **reply, size_t *reply_len, struct isa_error *err);
+/* Runs count instructions as one record, all or nothing.  When reply is
+ * not NULL it receives a malloc'd text the caller frees: one line per
+ * instruction ("ok ADD A B -> A=42\n"), or on failure the single line
+ * "error line N: TEXT: MESSAGE\n".  Returns 0 or the refusal (-EDOM,
+ * -ERANGE, -ENXIO), the log's -errno (-ENOSPC, -EIO: nothing changed) or
+ * -ENOMEM; *err (may be NULL) says where.  pid: the client, for the
+ * record.  Returns once the change is as durable as the log promises. */
+int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint32_t pid,
+	      char **reply, size_t *reply_len, struct isa_error *err);
 
-/* Parses text as a batch and applies it: the mnt/ctl write.  Parse errors
+/* Parses text as a batch and runs it: the mnt/ctl write.  Parse errors
  * come back as from isa_parse_batch (-EINVAL, -ERANGE, -EFBIG, -E2BIG)
  * with nothing run and the same "error line N: ..." reply. */
-int state_execute(struct state *st, const char *text, size_t len,
+int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 		  char **reply, size_t *reply_len, struct isa_error *err);
-
-struct store;
-
-/* Hands st the store that makes its changes durable; st owns it from now
- * on (state_free closes it).  From then on state_apply journals every batch
- * before it returns, and a batch the journal refuses (-ENOSPC, -EIO) is
- * taken back: the state in memory stays what was last made durable. */
-void state_attach_store(struct state *st, struct store *store);
-
-/* A store_apply_fn (see store.h) that runs one journaled batch on the
- * state (arg) without journaling it again: the replay at start-up.
- * Returns 0 or -EBADMSG when the record is not a batch that runs. */
-int state_restore(void *arg, const char *text, size_t len);
 
 /* --- queues -----------------------------------------------------------
  *
  * Queues are named by their id (stable while the daemon runs, never
- * reused), looked up by name.  Every change is a record journaled before it
- * is applied (see queues.h); a change the journal refuses fails with its
- * -ENOSPC or -EIO and changes nothing.  All of these take the state lock:
- * shared to look, exclusive to change.  None blocks for long: a caller
- * that must wait for an item or for room gets -EAGAIN and waits itself.
+ * reused), looked up by name.  A change that the state refuses now
+ * (-EAGAIN: no item, no room) is not proposed at all: the caller parks and
+ * tries again when the observer says the queue changed.
  */
 
 /* Sets the capacity of queues created from now on (1..QUEUES_MAX_CAPACITY). */
 int state_set_queue_capacity(struct state *st, size_t capacity);
 
 /* Creates an empty queue.  Returns 0 and *id, -EINVAL (bad name), -EEXIST,
- * -ENOSPC (too many queues) or the journal's error. */
-int state_queue_create(struct state *st, const char *name, size_t len, uint64_t *id);
+ * -ENOSPC (too many queues) or the log's error. */
+int state_queue_create(struct state *st, const char *name, size_t len, uint32_t pid,
+		       uint64_t *id);
 
 /* Deletes the queue and its items.  Returns 0 and its *id, or -ENOENT. */
-int state_queue_delete(struct state *st, const char *name, size_t len, uint64_t *id);
+int state_queue_delete(struct state *st, const char *name, size_t len, uint32_t pid,
+		       uint64_t *id);
 
 /* Looks a queue up by name: 0 and *id, or -ENOENT.  stats may be NULL. */
 int state_queue_find(struct state *st, const char *name, size_t len, uint64_t *id,
@@ -108,32 +134,43 @@ int state_queue_stats(struct state *st, uint64_t id, char name[QUEUE_NAME_MAX + 
 /* Pushes every line of text as an item, all or nothing.  Returns 0, or
  * -EAGAIN (no room now), -EPIPE (sealed), -EFBIG (more items than the
  * capacity), -EMSGSIZE (an item over QUEUE_MAX_ITEM), -ENOSPC (all queues
- * hold too much), -ENOENT (deleted), or the journal's error. */
-int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len);
+ * hold too much), -ENOENT (deleted), or the log's error. */
+int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len,
+		     uint32_t pid);
 
-/* Pops the head item into item (room for QUEUE_MAX_ITEM bytes; no
- * newline) if it fits in room bytes with its newline.  Returns 0 and *len,
- * 1 at end of file (sealed and empty), -EAGAIN (empty), -EMSGSIZE (room
- * too small: the item stays), -ENOENT (deleted), or the journal's error. */
-int state_queue_pop(struct state *st, uint64_t id, size_t room, char *item, size_t *len);
+/* Takes the head item for a reader, if it fits in room bytes with its
+ * newline: the item is copied into item (room for QUEUE_MAX_ITEM bytes)
+ * and *len, and held for the reader *ticket until state_queue_ack (it was
+ * delivered) or state_queue_unpop (it was not: back to the head).  If this
+ * process dies first, the item goes back at the next start.  Returns 0, 1
+ * at end of file (sealed and empty), -EAGAIN (empty), -EMSGSIZE (room too
+ * small: the item stays), -ENOENT (deleted), or the log's error. */
+int state_queue_pop(struct state *st, uint64_t id, size_t room, uint32_t pid, char *item,
+		    size_t *len, uint64_t *ticket);
 
-/* Puts a popped item back at the head: its reader was gone.  0 or -errno. */
-int state_queue_unpop(struct state *st, uint64_t id, const char *item, size_t len);
+/* The reader of ticket received its item.  0 or -errno. */
+int state_queue_ack(struct state *st, uint64_t id, uint64_t ticket);
 
-/* Seals (no more pushes) or unseals a queue.  0 or -ENOENT, journal errors. */
-int state_queue_seal(struct state *st, uint64_t id, bool sealed);
+/* The reader of ticket did not receive its item: it goes back to the head.
+ * 0 or -errno. */
+int state_queue_unpop(struct state *st, uint64_t id, uint64_t ticket);
+
+/* Seals (no more pushes) or unseals a queue.  0 or -ENOENT, log errors. */
+int state_queue_seal(struct state *st, uint64_t id, bool sealed, uint32_t pid);
 
 /* Sets a queue's capacity (1..QUEUES_MAX_CAPACITY, else -EINVAL). */
-int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity);
+int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity,
+			     uint32_t pid);
 
 /* --- the shop -------------------------------------------------------------
  *
- * The shop's stock and sessions are state, changed by journaled records
- * (see shop.h); its users are configuration.
+ * The shop's stock and sessions are state, changed by records; its users
+ * are configuration, and so is the password check, which runs before a
+ * login's record is made.
  */
 
 /* Loads the users from path (USER:HASH lines), or the demo users when path
- * is NULL.  Before the journal is replayed.  0 or -errno with msg. */
+ * is NULL.  0 or -errno with msg. */
 int state_shop_users(struct state *st, const char *path, char *msg, size_t size);
 
 /* Seeds the stock from the CSV at path (the demo stock when NULL) if the
@@ -146,12 +183,11 @@ int state_shop_seed(struct state *st, const char *path, char *msg, size_t size);
  * that shows no password and no token.  A refusal (wrong password, not
  * logged in, no stock...) is an answer: 0 with an "error" reply.  Fails
  * only for a request that was not understood (-EINVAL, -EMSGSIZE: the
- * reply says why), a change the journal refused (-ENOSPC, -EIO: nothing
+ * reply says why), a change the log refused (-ENOSPC, -EIO: nothing
  * changed), or -ENOMEM (no reply).  The password check runs without any
- * lock; purchases run under the exclusive lock, so stock is never
- * oversold. */
-int state_shop_request(struct state *st, const char *line, size_t len, char **reply,
-		       size_t *reply_len, char *summary, size_t summary_size);
+ * lock; purchases are decided by apply, so stock is never oversold. */
+int state_shop_request(struct state *st, const char *line, size_t len, uint32_t pid,
+		       char **reply, size_t *reply_len, char *summary, size_t summary_size);
 
 /* True when line is a well-formed login request: the one whose answer
  * takes long (the password check), which a caller may want to run apart. */
@@ -161,8 +197,26 @@ bool state_shop_is_login(const char *line, size_t len);
  * lock.  Returns the length it needed, like snprintf. */
 int state_format_inventory(struct state *st, char *buf, size_t size);
 
-/* Writes the `name value` lines of mnt/stats into buf (NUL-terminated).
- * Returns the length it needed, like snprintf. */
+/* --- the state as a whole ------------------------------------------------ */
+
+/* Writes the `name value` lines of mnt/stats into buf (NUL-terminated),
+ * among them `applied POSITION` and `state_digest HEX`.  Returns the
+ * length it needed, like snprintf. */
 int state_format_stats(struct state *st, char *buf, size_t size);
+
+/* The position of the last applied record and the SHA-256 of the
+ * canonical state (the records a snapshot holds), as lowercase hex: two
+ * states that applied the same records have the same digest.  0 or
+ * -ENOMEM. */
+int state_digest(struct state *st, uint64_t *applied, char hex[STATE_DIGEST_HEX + 1]);
+
+/* Has the log replace what it holds by a snapshot of the state now (the
+ * log also asks for one by itself when it has grown).  0 or -errno. */
+int state_compact(struct state *st);
+
+/* Calls fn with each record of a snapshot blob (as the log keeps it), in
+ * order: for --dump.  Returns 0 or -EBADMSG (a damaged blob). */
+int state_blob_records(const void *blob, size_t len,
+		       void (*fn)(void *arg, const void *rec, size_t len), void *arg);
 
 #endif

@@ -1,29 +1,97 @@
-/* state_priv.h - the inside of struct state, shared by the files that make
- * up the state module (state.c, state_queue.c); nothing else includes it.
+/* state_priv.h - the inside of struct state, shared by the files of the
+ * state module (state.c, apply.c, state_queue.c, state_shop.c); nothing
+ * else includes it.
  */
 #ifndef RWFS_STATE_PRIV_H
 #define RWFS_STATE_PRIV_H
 
+#include <pthread.h>
 #include <time.h>
 
 #include "queues.h"
+#include "record.h"
 #include "rwlock.h"
 #include "shop.h"
+#include "shop_users.h"
 #include "state.h"
-#include "store.h"
+
+#define STATE_MAX_SESSIONS 1024
+#define STATE_SEQ_WINDOW 64   /* a record may arrive this far behind its session's newest */
+#define STATE_CHANGED_MAX 8   /* queues one apply reports; more: all of them */
+
+/* A session: one run of a daemon on one host.  Its records carry its id
+ * and a sequence; a sequence seen before is a repeat (a proposal retried
+ * after a timeout) and is applied once. */
+struct session {
+	uint64_t id;
+	uint64_t newest;  /* the highest sequence applied */
+	uint64_t seen;    /* bit k: newest - k was applied */
+};
+
+/* What one apply tells its proposer.  The proposer fills the inputs
+ * (each, item); apply fills the rest. */
+struct outcome {
+	int err;                      /* 0, or the refusal (-errno): nothing changed */
+	bool eof;                     /* a pop of a sealed, empty queue */
+	/* batch */
+	isa_outcome_fn each;          /* may be NULL: called per instruction that ran */
+	void *each_arg;
+	struct isa_error isa;         /* the failing instruction's line and message */
+	/* queues */
+	uint64_t queue_id;
+	char *item;                   /* pop: room for QUEUE_MAX_ITEM bytes, or NULL */
+	size_t item_len;
+	/* shop */
+	struct shop_receipt receipt;
+};
+
+/* The queues one apply changed, for the observer. */
+struct changes {
+	uint64_t ids[STATE_CHANGED_MAX];
+	unsigned count;
+	bool all;
+};
+
+/* A proposal waiting for its record to be applied. */
+struct pending {
+	struct pending *next;
+	uint64_t seq;
+	struct outcome *out;
+	bool done;
+};
 
 struct state {
 	struct rwlock lock;
 	struct isa_machine machine;        /* under lock */
 	struct queues *queues;             /* under lock */
-	struct shop *shop;                 /* under lock, but its users and throttle */
+	struct shop *shop;                 /* under lock */
+	struct session sessions[STATE_MAX_SESSIONS]; /* under lock; the first nsessions */
+	size_t nsessions;                  /* under lock */
+	uint64_t applied;                  /* under lock: position of the last record */
 	uint64_t insn_count[ISA_OP_COUNT]; /* under lock (exclusive) */
+
+	struct shop_users *users;          /* configuration: set before serving */
+	size_t queue_capacity;             /* configuration: of new queues */
+
+	struct log *log;                   /* orders and keeps the records */
+	uint64_t session;                  /* this process's; 0 until state_begin */
+	uint64_t next_reader;              /* atomic: tickets of held queue items */
+
+	pthread_mutex_t propose_lock;      /* orders proposals: outside the log's locks */
+	uint64_t next_seq;                 /* under propose_lock */
+	pthread_mutex_t pending_lock;
+	pthread_cond_t pending_done;
+	struct pending *pending;           /* under pending_lock */
+
+	state_observer_fn observer;
+	void *observer_arg;
+
 	uint64_t batches;                  /* atomic: parse errors count without the lock */
 	uint64_t batch_errors;             /* atomic */
 	uint64_t reads;                    /* atomic */
+	uint64_t refused;                  /* atomic: records applied as refusals */
 	struct timespec started;
 	struct evlog *evlog;
-	struct store *store;               /* NULL: nothing is saved */
 };
 
 /* Adds one to a counter that readers bump without the exclusive lock. */
@@ -32,14 +100,30 @@ static inline void state_bump(uint64_t *counter)
 	__atomic_fetch_add(counter, 1, __ATOMIC_RELAXED);
 }
 
-/* Journals record (record lines, each ending in a newline) and applies
- * them, under the exclusive lock: the one way queues and the shop change.  Returns 0 or the journal's -errno (then nothing changed); a
- * line that does not apply after it was journaled is -EIO.  *ticket is for
- * state_commit_wait. */
-int state_commit_locked(struct state *st, const char *record, size_t len, uint64_t *ticket);
+/* Proposes r (kind and fields set; the session, sequence and time are
+ * filled in here) and waits until it is applied and as durable as the log
+ * promises.  out (may be NULL) receives the outcome.  Returns 0 when the
+ * record was applied (look at out->err for a refusal), or the log's
+ * -errno (-ENOSPC, -EIO...: not applied), -EINVAL (r out of bounds) or
+ * -ENOMEM.  Call with no lock held. */
+int state_submit(struct state *st, struct record *r, struct outcome *out);
 
-/* After the lock is dropped: waits until a committed change is on disk as
- * the sync policy asks.  Returns 0 or -EIO. */
-int state_commit_wait(struct state *st, uint64_t ticket);
+/* apply.c: the one apply function.  Changes the state by r (decoded; its
+ * session's fence and repeats checked) and fills out (may be NULL) and
+ * changed.  Total and deterministic: any record, even from a damaged
+ * journal or a fuzzer, either changes the state or is refused with
+ * nothing changed.  Under the exclusive lock. */
+void state_apply_record(struct state *st, const struct record *r, struct outcome *out,
+			struct changes *changed);
+
+/* apply.c: the whole state as a snapshot blob: records (each u32le
+ * length, then the record) that rebuild it when applied to a new state.
+ * Canonical: equal states give equal blobs.  Under the shared lock. */
+int state_save_blob(struct state *st, struct text *blob);
+
+/* apply.c: replaces the state by the one blob describes.  Returns 0 or
+ * -EBADMSG (a record that cannot be decoded or is refused: msg says
+ * which).  Under the exclusive lock. */
+int state_load_blob(struct state *st, const void *blob, size_t len, char *msg, size_t size);
 
 #endif

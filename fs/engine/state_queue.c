@@ -1,5 +1,10 @@
 /* state_queue.c - the queue operations of the state: look under the shared
- * lock; check, journal and apply under the exclusive lock.  See state.h.
+ * lock, propose a record for every change.  See state.h.
+ *
+ * A change that would be refused now (a pop of an empty queue, a push to a
+ * full one) is not proposed: its caller waits for the observer instead.
+ * Apply decides all the same, so a change that races another still gets
+ * the right answer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -7,73 +12,52 @@
 #include <string.h>
 
 #include "state_priv.h"
-#include "text.h"
 
 int state_set_queue_capacity(struct state *st, size_t capacity)
 {
-	struct queues *qs;
-
 	if (capacity == 0 || capacity > QUEUES_MAX_CAPACITY)
 		return -EINVAL;
-	qs = queues_new(capacity);
-	if (!qs)
-		return -ENOMEM;
-	rwlock_write_lock(&st->lock);
-	/* Only before any queue exists: the registry is swapped whole. */
-	if (queues_at(st->queues, 0)) {
-		rwlock_write_unlock(&st->lock);
-		queues_free(qs);
-		return -EBUSY;
-	}
-	queues_free(st->queues);
-	st->queues = qs;
-	rwlock_write_unlock(&st->lock);
+	st->queue_capacity = capacity;
 	return 0;
 }
 
-/* Journals and applies one record line, then drops the exclusive lock and
- * waits for the sync policy. */
-static int commit_line_and_unlock(struct state *st, const char *line, size_t len)
+/* Proposes r and turns a refusal into the return value. */
+static int propose(struct state *st, struct record *r, struct outcome *out)
 {
-	uint64_t ticket;
-	int ret = state_commit_locked(st, line, len, &ticket);
+	int ret = state_submit(st, r, out);
 
-	rwlock_write_unlock(&st->lock);
-	return ret ? ret : state_commit_wait(st, ticket);
+	return ret ? ret : out->err;
 }
 
-int state_queue_create(struct state *st, const char *name, size_t len, uint64_t *id)
+int state_queue_create(struct state *st, const char *name, size_t len, uint32_t pid,
+		       uint64_t *id)
 {
-	char line[QUEUES_RECORD_MAX];
-	int n, ret;
+	struct record r = { .kind = RECORD_QUEUE_CREATE, .pid = pid, .name = { name, len },
+			    .u = st->queue_capacity };
+	struct outcome out = { .err = 0 };
+	int ret;
 
-	rwlock_write_lock(&st->lock);
-	ret = queues_check_create(st->queues, name, len);
-	if (ret) {
-		rwlock_write_unlock(&st->lock);
-		return ret;
-	}
-	n = snprintf(line, sizeof(line), "QUEUE %.*s %zu", (int)len, name,
-		     queues_default_capacity(st->queues));
-	ret = commit_line_and_unlock(st, line, (size_t)n);
-	/* The journal wait is over; a new look finds the id (or a delete that
-	 * came in between, which is fine to report as such). */
-	return ret ? ret : state_queue_find(st, name, len, id, NULL);
+	if (!queue_name_valid(name, len))
+		return -EINVAL;
+	ret = propose(st, &r, &out);
+	if (!ret)
+		*id = out.queue_id;
+	return ret;
 }
 
-int state_queue_delete(struct state *st, const char *name, size_t len, uint64_t *id)
+int state_queue_delete(struct state *st, const char *name, size_t len, uint32_t pid,
+		       uint64_t *id)
 {
-	char line[QUEUES_RECORD_MAX];
-	struct queue *q;
+	struct record r = { .kind = RECORD_QUEUE_DELETE, .pid = pid, .name = { name, len } };
+	struct outcome out = { .err = 0 };
+	int ret;
 
-	rwlock_write_lock(&st->lock);
-	q = queues_by_name(st->queues, name, len);
-	if (!q) {
-		rwlock_write_unlock(&st->lock);
+	if (!queue_name_valid(name, len))
 		return -ENOENT;
-	}
-	*id = queues_id(st->queues, q);
-	return commit_line_and_unlock(st, line, queues_record(line, "DELETE", q, NULL, 0));
+	ret = propose(st, &r, &out);
+	if (!ret)
+		*id = out.queue_id;
+	return ret;
 }
 
 int state_queue_find(struct state *st, const char *name, size_t len, uint64_t *id,
@@ -128,105 +112,102 @@ int state_queue_stats(struct state *st, uint64_t id, char name[QUEUE_NAME_MAX + 
 	return q ? 0 : -ENOENT;
 }
 
-/* Builds the record of a push: one PUSH line per item. */
-static int push_record(const struct queue *q, const char *text, size_t len,
-		       struct text *record)
+int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len,
+		     uint32_t pid)
 {
-	char *line = malloc(QUEUES_RECORD_MAX);
-	size_t pos = 0;
-
-	if (!line)
-		return -ENOMEM;
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - text) - pos : len - pos;
-
-		text_append(record, line, queues_record(line, "PUSH", q, text + pos, n));
-		text_append(record, "\n", 1);
-		pos += n + 1;
-	}
-	free(line);
-	return record->oom ? -ENOMEM : 0;
-}
-
-int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len)
-{
-	struct text record = TEXT_INIT;
-	uint64_t ticket;
+	char name[QUEUE_NAME_MAX + 1];
+	struct record r = { .kind = RECORD_QUEUE_PUSH, .pid = pid, .data = { text, len } };
+	struct outcome out = { .err = 0 };
 	struct queue *q;
 	int ret;
 
-	rwlock_write_lock(&st->lock);
+	rwlock_read_lock(&st->lock);
 	q = queues_by_id(st->queues, id);
 	ret = q ? queues_check_push(st->queues, q, text, len) : -ENOENT;
-	if (!ret)
-		ret = push_record(q, text, len, &record);
-	if (!ret)
-		ret = state_commit_locked(st, record.buf, record.len, &ticket);
-	rwlock_write_unlock(&st->lock);
-	text_free(&record);
-	return ret ? ret : state_commit_wait(st, ticket);
-}
-
-int state_queue_pop(struct state *st, uint64_t id, size_t room, char *item, size_t *len)
-{
-	char line[QUEUES_RECORD_MAX];
-	const char *head;
-	struct queue *q;
-	int ret;
-
-	rwlock_write_lock(&st->lock);
-	q = queues_by_id(st->queues, id);
-	ret = q ? queue_peek(q, &head, len) : -ENOENT;
-	if (!ret && *len + 1 > room)
-		ret = -EMSGSIZE;
-	if (ret) {
-		rwlock_write_unlock(&st->lock);
+	if (q)
+		describe(q, name, NULL);
+	rwlock_read_unlock(&st->lock);
+	if (ret)
 		return ret;
-	}
-	memcpy(item, head, *len);
-	return commit_line_and_unlock(st, line, queues_record(line, "POP", q, NULL, 0));
+	r.name.data = name;
+	r.name.len = strlen(name);
+	return propose(st, &r, &out);
 }
 
-/* Commits "VERB NAME[ REST]" for queue id. */
-static int change(struct state *st, uint64_t id, const char *verb, const char *rest,
-		  size_t len)
+int state_queue_pop(struct state *st, uint64_t id, size_t room, uint32_t pid, char *item,
+		    size_t *len, uint64_t *ticket)
 {
-	char *line = malloc(QUEUES_RECORD_MAX);
+	char name[QUEUE_NAME_MAX + 1];
+	struct record r = { .kind = RECORD_QUEUE_POP, .pid = pid, .v = room };
+	struct outcome out = { .item = item };
 	struct queue *q;
 	int ret;
 
-	if (!line)
-		return -ENOMEM;
-	rwlock_write_lock(&st->lock);
+	rwlock_read_lock(&st->lock);
 	q = queues_by_id(st->queues, id);
-	if (q) {
-		ret = commit_line_and_unlock(st, line, queues_record(line, verb, q, rest, len));
-	} else {
-		rwlock_write_unlock(&st->lock);
-		ret = -ENOENT;
-	}
-	free(line);
-	return ret;
+	ret = q ? queue_check_pop(q, room) : -ENOENT;
+	if (q)
+		describe(q, name, NULL);
+	rwlock_read_unlock(&st->lock);
+	if (ret)
+		return ret;
+	r.name.data = name;
+	r.name.len = strlen(name);
+	r.u = *ticket = __atomic_add_fetch(&st->next_reader, 1, __ATOMIC_RELAXED);
+	ret = propose(st, &r, &out);
+	if (ret)
+		return ret;
+	if (out.eof)
+		return 1;
+	*len = out.item_len;
+	return 0;
 }
 
-int state_queue_unpop(struct state *st, uint64_t id, const char *item, size_t len)
+/* Proposes a record of kind about queue id (its name filled in here). */
+static int change(struct state *st, uint64_t id, struct record *r)
 {
-	return change(st, id, "RETURN", item, len);
+	char name[QUEUE_NAME_MAX + 1];
+	struct outcome out = { .err = 0 };
+	struct queue *q;
+
+	rwlock_read_lock(&st->lock);
+	q = queues_by_id(st->queues, id);
+	if (q)
+		describe(q, name, NULL);
+	rwlock_read_unlock(&st->lock);
+	if (!q)
+		return -ENOENT;
+	r->name.data = name;
+	r->name.len = strlen(name);
+	return propose(st, r, &out);
 }
 
-int state_queue_seal(struct state *st, uint64_t id, bool sealed)
+int state_queue_ack(struct state *st, uint64_t id, uint64_t ticket)
 {
-	return change(st, id, sealed ? "SEAL" : "UNSEAL", NULL, 0);
+	struct record r = { .kind = RECORD_QUEUE_ACK, .u = ticket };
+
+	return change(st, id, &r);
 }
 
-int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity)
+int state_queue_unpop(struct state *st, uint64_t id, uint64_t ticket)
 {
-	char number[24];
-	int n;
+	struct record r = { .kind = RECORD_QUEUE_RETURN, .u = ticket };
+
+	return change(st, id, &r);
+}
+
+int state_queue_seal(struct state *st, uint64_t id, bool sealed, uint32_t pid)
+{
+	struct record r = { .kind = RECORD_QUEUE_SEAL, .pid = pid, .u = sealed };
+
+	return change(st, id, &r);
+}
+
+int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity, uint32_t pid)
+{
+	struct record r = { .kind = RECORD_QUEUE_CAPACITY, .pid = pid, .u = capacity };
 
 	if (capacity == 0 || capacity > QUEUES_MAX_CAPACITY)
 		return -EINVAL;
-	n = snprintf(number, sizeof(number), "%zu", capacity);
-	return change(st, id, "CAPACITY", number, (size_t)n);
+	return change(st, id, &r);
 }

@@ -1,87 +1,175 @@
-/* state_shop.c - the shop operations of the state: the slow password check
- * without any lock, decisions and records under the exclusive lock, lists
- * under the shared lock.  See state.h.
+/* state_shop.c - the shop operations of the state: the password check and
+ * the token before any lock, a record for every change, lists under the
+ * shared lock.  See state.h.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "shop_config.h"
+#include "shop_request.h"
 #include "state_priv.h"
-
-#define REPLY_MAX 512   /* every reply but list's */
-#define RECORD_MAX 256  /* LOGIN, LOGOUT and BUY records */
 
 int state_shop_users(struct state *st, const char *path, char *msg, size_t size)
 {
-	int ret = path ? shop_load_users(st->shop, path, msg, size) : shop_add_demo_users(st->shop);
+	int ret = path ? shop_users_load(st->users, path, msg, size)
+		       : shop_users_add_demo(st->users);
 
 	if (ret && !path)
 		snprintf(msg, size, "cannot make the demo users: %s", strerror(-ret));
 	return ret;
 }
 
-int state_shop_seed(struct state *st, const char *path, char *msg, size_t size)
+static bool has_products(struct state *st)
 {
-	char *records = NULL;
-	size_t len = strlen(shop_demo_inventory);
-	uint64_t ticket = 0;
-	int ret = 0;
+	bool has;
 
-	rwlock_write_lock(&st->lock);
-	if (shop_has_products(st->shop))
-		goto out_unlock;
-	if (path)
-		ret = shop_parse_inventory(path, &records, &len, msg, size);
-	if (!ret)
-		ret = state_commit_locked(st, records ? records : shop_demo_inventory, len,
-					  &ticket);
-	if (ret && !msg[0])
-		snprintf(msg, size, "cannot seed the inventory: %s", strerror(-ret));
-out_unlock:
-	rwlock_write_unlock(&st->lock);
-	free(records);
-	return ret ? ret : state_commit_wait(st, ticket);
+	rwlock_read_lock(&st->lock);
+	has = shop_has_products(st->shop);
+	rwlock_read_unlock(&st->lock);
+	return has;
 }
 
-/* Journals and applies the record a verb decided on (none when it refused
- * the request), then drops the exclusive lock and waits for the sync
- * policy.  A change the journal refuses turns the reply into its error;
- * that is the only failure: a refusal is an answer. */
-static int commit_and_unlock(struct state *st, const char *record, char *reply)
+static int seed(struct state *st, const struct shop_product *p, size_t n, char *msg,
+		size_t size)
 {
-	uint64_t ticket = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct record r = { .kind = RECORD_PRODUCT, .i = p[k].upc, .j = p[k].count,
+				    .name = { p[k].name, strlen(p[k].name) } };
+		struct outcome out = { .err = 0 };
+		int ret = state_submit(st, &r, &out);
+
+		if (ret || out.err) {
+			ret = ret ? ret : out.err;
+			snprintf(msg, size, "cannot seed product %lld: %s", (long long)p[k].upc,
+				 strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+int state_shop_seed(struct state *st, const char *path, char *msg, size_t size)
+{
+	struct shop_product *products = NULL;
+	size_t count = 0;
 	int ret = 0;
 
-	if (record[0])
-		ret = state_commit_locked(st, record, strlen(record), &ticket);
-	rwlock_write_unlock(&st->lock);
-	if (!ret && record[0])
-		ret = state_commit_wait(st, ticket);
-	if (ret)
-		snprintf(reply, REPLY_MAX, "error cannot save: %s\n", strerror(-ret));
+	if (has_products(st))
+		return 0;
+	if (path)
+		ret = shop_config_parse_inventory(path, &products, &count, msg, size);
+	if (!ret)
+		ret = path ? seed(st, products, count, msg, size)
+			   : seed(st, shop_demo_products, SHOP_DEMO_PRODUCTS, msg, size);
+	free(products);
 	return ret;
 }
 
-/* Runs a verb that may change the shop. */
-static int change(struct state *st, struct shop_request *req, char *reply)
+/* Proposes r; a change the log refused becomes the reply's error. */
+static int propose(struct state *st, struct record *r, struct outcome *out, char *reply)
 {
-	char record[RECORD_MAX] = "";
-	int ret = 0;
+	int ret = state_submit(st, r, out);
 
-	if (req->verb == SHOP_LOGIN)
-		ret = shop_check_password(st->shop, req, reply, REPLY_MAX);
+	if (ret)
+		snprintf(reply, SHOP_MAX_REPLY, "error cannot save: %s\n", strerror(-ret));
+	return ret;
+}
+
+static int login(struct state *st, struct shop_request *req, uint32_t pid, char *reply)
+{
+	struct record r = { .kind = RECORD_LOGIN, .pid = pid,
+			    .name = { req->user, strlen(req->user) } };
+	char token[SHOP_TOKEN_HEX + 1];
+	struct outcome out = { .err = 0 };
+	int ret = shop_users_check(st->users, req->user, req->password, reply, SHOP_MAX_REPLY);
+
 	shop_request_wipe(req);
 	if (ret)
 		return ret == -ENOMEM ? ret : 0;
-	rwlock_write_lock(&st->lock);
-	if (req->verb == SHOP_LOGIN)
-		shop_login(st->shop, req, reply, REPLY_MAX, record, sizeof(record));
-	else if (req->verb == SHOP_BUY)
-		shop_buy(st->shop, req, reply, REPLY_MAX, record, sizeof(record));
-	else
-		shop_logout(st->shop, req, reply, REPLY_MAX, record, sizeof(record));
-	return commit_and_unlock(st, record, reply);
+	ret = shop_token_new(token, r.hash);
+	if (!ret)
+		ret = propose(st, &r, &out, reply);
+	if (!ret)
+		shop_reply_login(out.err, token, reply, SHOP_MAX_REPLY);
+	explicit_bzero(token, sizeof(token));
+	return ret;
+}
+
+/* The user of the session of token, when that user is still configured:
+ * users are configuration, so apply never looks at them. */
+static bool configured_session(struct state *st, const uint8_t hash[SHOP_HASH_BYTES],
+			       char user[SHOP_MAX_NAME + 1])
+{
+	const char *name;
+
+	rwlock_read_lock(&st->lock);
+	name = shop_session_user(st->shop, hash);
+	snprintf(user, SHOP_MAX_NAME + 1, "%s", name ? name : "");
+	rwlock_read_unlock(&st->lock);
+	return name && shop_users_exists(st->users, user);
+}
+
+static int buy(struct state *st, const struct shop_request *req, uint32_t pid, char *reply)
+{
+	struct record r = { .kind = RECORD_BUY, .pid = pid, .i = req->upc, .j = req->qty };
+	struct outcome out = { .err = 0 };
+	char user[SHOP_MAX_NAME + 1];
+	int ret;
+
+	shop_token_hash(req->token, r.hash);
+	if (!configured_session(st, r.hash, user)) {
+		shop_reply_buy(-EACCES, NULL, reply, SHOP_MAX_REPLY);
+		return 0;
+	}
+	r.name.data = user;
+	r.name.len = strlen(user);
+	ret = propose(st, &r, &out, reply);
+	if (!ret)
+		shop_reply_buy(out.err, &out.receipt, reply, SHOP_MAX_REPLY);
+	return ret;
+}
+
+static int logout(struct state *st, const struct shop_request *req, uint32_t pid,
+		  char *reply)
+{
+	struct record r = { .kind = RECORD_LOGOUT, .pid = pid };
+	struct outcome out = { .err = 0 };
+	int ret;
+
+	shop_token_hash(req->token, r.hash);
+	ret = propose(st, &r, &out, reply);
+	if (!ret)
+		shop_reply_logout(out.err, reply, SHOP_MAX_REPLY);
+	return ret;
+}
+
+static void whoami(struct state *st, const struct shop_request *req, char *reply)
+{
+	uint8_t hash[SHOP_HASH_BYTES];
+	char user[SHOP_MAX_NAME + 1];
+	bool ok;
+
+	shop_token_hash(req->token, hash);
+	ok = configured_session(st, hash, user);
+	shop_reply_whoami(ok ? 0 : -EACCES, user, reply, SHOP_MAX_REPLY);
+}
+
+static int list(struct state *st, const struct shop_request *req, char **reply,
+		size_t *len)
+{
+	uint8_t hash[SHOP_HASH_BYTES];
+	char user[SHOP_MAX_NAME + 1];
+	bool ok;
+	int ret;
+
+	shop_token_hash(req->token, hash);
+	ok = configured_session(st, hash, user);
+	rwlock_read_lock(&st->lock);
+	ret = shop_reply_list(ok ? 0 : -EACCES, st->shop, reply, len);
+	rwlock_read_unlock(&st->lock);
+	return ret == -ENOMEM ? ret : 0;
 }
 
 /* What the event log may show of a request: never a password or token. */
@@ -93,46 +181,51 @@ static void summarize(const struct shop_request *req, const char *reply, char *s
 		[SHOP_LOGOUT] = "logout", [SHOP_WHOAMI] = "whoami",
 	};
 	int outcome = (int)strcspn(reply, "\n");
-	bool login = req->verb == SHOP_LOGIN;
+	bool is_login = req->verb == SHOP_LOGIN;
 
 	if (req->verb == SHOP_BUY)
 		snprintf(summary, size, "buy %lld %lld -> %.*s", (long long)req->upc,
 			 (long long)req->qty, outcome, reply);
 	else
-		snprintf(summary, size, "%s%s%s -> %.*s", names[req->verb], login ? " " : "",
-			 login ? req->user : "", login && !strncmp(reply, "ok ", 3) ? 2 : outcome,
-			 reply);
+		snprintf(summary, size, "%s%s%s -> %.*s", names[req->verb], is_login ? " " : "",
+			 is_login ? req->user : "",
+			 is_login && !strncmp(reply, "ok ", 3) ? 2 : outcome, reply);
 }
 
-int state_shop_request(struct state *st, const char *line, size_t len, char **reply,
-		       size_t *reply_len, char *summary, size_t summary_size)
+int state_shop_request(struct state *st, const char *line, size_t len, uint32_t pid,
+		       char **reply, size_t *reply_len, char *summary, size_t summary_size)
 {
 	struct shop_request req;
-	char *text = malloc(REPLY_MAX);
+	char *text = malloc(SHOP_MAX_REPLY);
 	int ret;
 
 	if (!text)
 		return -ENOMEM;
 	text[0] = '\0';
-	ret = shop_parse_request(line, len, &req, text, REPLY_MAX);
+	ret = shop_parse_request(line, len, &req, text, SHOP_MAX_REPLY);
 	if (ret) {
 		snprintf(summary, summary_size, "request -> %.*s", (int)strcspn(text, "\n"), text);
 		goto out_reply;
 	}
-	if (req.verb == SHOP_LIST) {
+	switch (req.verb) {
+	case SHOP_LIST:
 		free(text);
-		rwlock_read_lock(&st->lock);
-		ret = shop_list(st->shop, &req, reply, reply_len);
-		rwlock_read_unlock(&st->lock);
-		snprintf(summary, summary_size, "list -> %s", ret ? "error not logged in" : "ok");
-		return ret == -ENOMEM ? ret : 0;
-	}
-	if (req.verb == SHOP_WHOAMI) {
-		rwlock_read_lock(&st->lock);
-		shop_whoami(st->shop, &req, text, REPLY_MAX);
-		rwlock_read_unlock(&st->lock);
-	} else {
-		ret = change(st, &req, text);
+		ret = list(st, &req, reply, reply_len);
+		snprintf(summary, summary_size, "list -> %s",
+			 *reply && !strncmp(*reply, "ok", 2) ? "ok" : "error not logged in");
+		return ret;
+	case SHOP_WHOAMI:
+		whoami(st, &req, text);
+		break;
+	case SHOP_LOGIN:
+		ret = login(st, &req, pid, text);
+		break;
+	case SHOP_BUY:
+		ret = buy(st, &req, pid, text);
+		break;
+	case SHOP_LOGOUT:
+		ret = logout(st, &req, pid, text);
+		break;
 	}
 	summarize(&req, text, summary, summary_size);
 out_reply:
@@ -145,12 +238,12 @@ out_reply:
 bool state_shop_is_login(const char *line, size_t len)
 {
 	struct shop_request req;
-	char reply[REPLY_MAX];
-	bool login = shop_parse_request(line, len, &req, reply, sizeof(reply)) == 0 &&
-		     req.verb == SHOP_LOGIN;
+	char reply[SHOP_MAX_REPLY];
+	bool is_login = shop_parse_request(line, len, &req, reply, sizeof(reply)) == 0 &&
+			req.verb == SHOP_LOGIN;
 
 	shop_request_wipe(&req);
-	return login;
+	return is_login;
 }
 
 int state_format_inventory(struct state *st, char *buf, size_t size)

@@ -34,7 +34,8 @@ void text_append(struct text *t, const char *bytes, size_t len)
 {
 	if (!reserve(t, len))
 		return;
-	memcpy(t->buf + t->len, bytes, len);
+	if (len) /* an empty field may come as NULL */
+		memcpy(t->buf + t->len, bytes, len);
 	t->len += len;
 	t->buf[t->len] = '\0';
 }

@@ -19,4 +19,4 @@ stop_rwfs d || fail "clean exit"
 start_rwfs d --state="$state" --compact-size=2000
 assert_eq 1000 "$(value "$TEST_TMP/d/A")" "A after restart"
 assert_eq 1000 "$(value "$TEST_TMP/d/mem/7")" "mem/7 after restart"
-assert_contains "$("$RWFS" --dump --state="$state" 2>&1)" "snapshot @16:" "dump shows the snapshot"
+assert_contains "$("$RWFS" --dump --state="$state" 2>&1)" "snapshot @36:" "dump shows the snapshot"

@@ -32,6 +32,6 @@ for sig in TERM INT; do
 done
 
 dump=$("$RWFS" --dump --state="$state") || fail "--dump failed"
-assert_contains "$dump" ": SET A 5" "--dump output"
-assert_contains "$dump" "ADD A 2" "--dump output"
-assert_contains "$dump" "WRITE 9 3" "--dump output"
+assert_contains "$dump" "BATCH SET A 5" "--dump output"
+assert_contains "$dump" "BATCH ADD A 2" "--dump output"
+assert_contains "$dump" "BATCH WRITE 9 3" "--dump output"

@@ -77,7 +77,7 @@ PY
 held=$out
 assert_eq "$held" "$(($(stat_value queue.big.bytes) + $(stat_value queue.small.bytes)))" "bytes held"
 assert_eq 0 "$(stat_value queue.small.depth)" "nothing entered the other queue"
-assert_eq "$held" "$(stat -c %s "$Q/big")" "ls -l size of the big queue"
+assert_eq "$held" "$(qbytes "$Q/big")" "user.bytes of the big queue"
 before=$(stat_value queue.big.in)
 assert_eq ENOSPC "$(qio w "$Q/big" 'b"one more item\n" * 3' --nb)" "one write more"
 assert_eq ENOSPC "$(qio w "$Q/big" 'b"x" * 4096')" "a blocking write past the limit fails, it does not wait"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # mnt/stats shows each queue with exact values: depth, capacity, bytes,
 # items in and out, the seal, and the readers and writers waiting while
-# processes block; ls -l shows the bytes waiting.
+# processes block; user.bytes shows the bytes waiting (stat the fixed size).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
@@ -12,7 +12,8 @@ expect_queue() {
 		"$1" "$2" "$1" "$3" "$1" "$4" "$1" "$5" "$1" "$6" "$1" "$7" "$1" "$8" "$1" "$9")
 	got=$(timeout 10 grep -F "queue.$1." "$MNT/stats")
 	assert_eq "$want" "$got" "mnt/stats lines of queue $1"
-	assert_eq "$4" "$(stat -c %s "$Q/$1")" "ls -l size of queue $1"
+	assert_eq "$4" "$(qbytes "$Q/$1")" "user.bytes of queue $1"
+	assert_eq 1048576 "$(stat -c %s "$Q/$1")" "ls -l size of queue $1"
 }
 
 assert_not_contains "$(cat "$MNT/stats")" "queue." "mnt/stats without queues"

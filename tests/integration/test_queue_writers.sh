@@ -1,29 +1,30 @@
 #!/usr/bin/env bash
-# Several writers on one full queue.  The kernel lets one write() at a time
-# into a FUSE file (docs/PROTOCOL.md, "Waiting in the kernel"): the first
-# writer parks in the daemon (writers_waiting 1, an interruptible sleep),
-# the others, O_NONBLOCK ones too, wait behind it in the kernel (state D),
-# where not even SIGKILL ends them.  Each pop lets the parked writer in and
-# the next one reach the daemon, so every item enters once, in arrival
-# order.  A signal to the parked writer gives it EINTR, pushes nothing and
-# lets the next one in; a writer killed while it waited in the kernel ends
-# without pushing once it gets the file; an O_NONBLOCK writer that reaches
-# a full queue gets EAGAIN.  setfattr, `echo x >` (an O_TRUNC open) and
-# touch of the queue wait for the parked writer the same way.
+# Several writers on one full queue.  Writes of one queue reach the daemon
+# together (docs/PROTOCOL.md, "Waiting in the kernel"): every blocking
+# writer parks there (writers_waiting counts them, an interruptible sleep)
+# and an O_NONBLOCK writer gets EAGAIN at once.  SIGKILL ends a parked
+# writer, which pushes nothing; a signal gives one EINTR.  Each pop lets
+# the oldest parked writer in, so every item enters once, in arrival
+# order.  setfattr, `echo x >` (an O_TRUNC open) and touch of the queue
+# lock its inode in the kernel, and wait there for a parked writer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
-# writer N STATE [--nb|--eintr]: a write of "wN" to queue m in the
-# background (W[N]: its pid, its result in $TEST_TMP/writer.N); waits until
-# it sleeps in STATE: S, parked in the daemon, or D, waiting in the kernel.
+# writer N [--nb|--eintr]: a write of "wN" to queue m in the background
+# (W[N]: its pid, its result in $TEST_TMP/writer.N).
 writer() {
-	local n=$1 state=$2
-	shift 2
+	local n=$1
+	shift
 	qio_bg "$TEST_TMP/writer.$n" w "$Q/m" "b'w$n'" "$@"
 	W[n]=$BG
-	[[ "$state" == S ]] && { wait_until 10 waiting_is m 0 1 || fail "writer $n did not park"; }
-	wait_until 5 state_is "$BG" "$state" ||
-		fail "writer $n is in state $(proc_state "$BG"), not $state: $(cat "$TEST_TMP/writer.$n")"
+}
+
+# parked N WAITING: writer N sleeps in the daemon (state S), with WAITING
+# writers parked in all.
+parked() {
+	wait_until 10 waiting_is m 0 "$2" || fail "writer $1 did not park: $(grep -F queue.m. "$MNT/stats")"
+	wait_until 5 state_is "${W[$1]}" S ||
+		fail "writer $1 is in state $(proc_state "${W[$1]}"), not S: $(cat "$TEST_TMP/writer.$1")"
 }
 
 # states_are LETTERS: the states of writers 1, 2... ("-" for an ended one).
@@ -48,42 +49,43 @@ touch "$Q/m"
 setfattr -n user.capacity -v 1 "$Q/m" || fail "setfattr"
 assert_eq OK "$(qio w "$Q/m" 'b"full"')" "fill"
 
-# w1 parks; w2 (a SIGALRM interrupts it), w3, w4 (O_NONBLOCK), w5 and w6
-# queue behind it in the kernel, in that order.
-writer 1 S
-writer 2 D --eintr
-writer 3 D
-writer 4 D --nb
-writer 5 D
-writer 6 D
-sleep 1
-expect_states SDDDDD "1 s later"
-assert_eq 1 "$(stat_value queue.m.writers_waiting)" "writers_waiting with six writers"
-assert_eq 1 "$(stat_value queue.m.depth)" "depth with six writers"
+# w1, w2 (a SIGALRM interrupts it) and w3 park; w4 (O_NONBLOCK) gets EAGAIN
+# at once; w5 and w6 park behind them, in that order.
+writer 1
+parked 1 1
+writer 2 --eintr
+parked 2 2
+writer 3
+parked 3 3
+writer 4 --nb
+wait_until 5 eval "! is_running ${W[4]}" || fail "the O_NONBLOCK writer 4 is still running 5 s later"
+assert_eq EAGAIN "$(cat "$TEST_TMP/writer.4")" "writer 4 (O_NONBLOCK) with writers parked"
+writer 5
+parked 5 4
+writer 6
+parked 6 5
+expect_states SSS-SS "with five writers parked"
+assert_eq 1 "$(stat_value queue.m.depth)" "depth with five writers parked"
 
-# SIGKILL does not end a writer waiting in the kernel.
+# SIGKILL ends a parked writer; it pushes nothing.
 kill -KILL "$(pgrep -P "${W[3]}")"
-sleep 1
-expect_states SDDDDD "1 s after SIGKILL of writer 3"
-
-# A pop lets w1 in; w2 reaches the daemon and parks.
-assert_eq "b'full\n'" "$(qio r "$Q/m" --nb)" "first pop"
-expect_states -SDDDD "after the first pop"
-assert_eq OK "$(cat "$TEST_TMP/writer.1")" "writer 1"
-assert_eq 1 "$(stat_value queue.m.writers_waiting)" "writers_waiting after the first pop"
-
-# SIGALRM to the parked w2: EINTR, nothing pushed.  Then the killed w3
-# ends as it gets the file, the O_NONBLOCK w4 finds the queue full
-# (EAGAIN), and w5 parks.
-kill -ALRM "$(pgrep -P "${W[2]}")"
-expect_states ----SD "after SIGALRM of writer 2"
-assert_eq EINTR "$(cat "$TEST_TMP/writer.2")" "writer 2, interrupted while parked"
+expect_states SS--SS "after SIGKILL of writer 3"
 wait "${W[3]}"
-assert_eq 137 "$?" "exit status of writer 3, killed while it waited in the kernel"
-assert_eq "" "$(cat "$TEST_TMP/writer.3")" "output of writer 3"
-assert_eq EAGAIN "$(cat "$TEST_TMP/writer.4")" "writer 4 (O_NONBLOCK), once it got the file"
+assert_eq 137 "$?" "exit status of writer 3, killed while parked"
+wait_until 5 waiting_is m 0 4 || fail "writers_waiting after SIGKILL: $(stat_value queue.m.writers_waiting)"
+
+# A pop lets w1 in; w2 stays parked, the oldest.
+assert_eq "b'full\n'" "$(qio r "$Q/m" --nb)" "first pop"
+expect_states -S--SS "after the first pop"
+assert_eq OK "$(cat "$TEST_TMP/writer.1")" "writer 1"
+assert_eq 3 "$(stat_value queue.m.writers_waiting)" "writers_waiting after the first pop"
+
+# SIGALRM to the parked w2: EINTR, nothing pushed.
+kill -ALRM "$(pgrep -P "${W[2]}")"
+expect_states ----SS "after SIGALRM of writer 2"
+assert_eq EINTR "$(cat "$TEST_TMP/writer.2")" "writer 2, interrupted while parked"
 assert_eq 2 "$(stat_value queue.m.in)" "queue.m.in: full and w1 only"
-assert_eq 1 "$(stat_value queue.m.writers_waiting)" "writers_waiting: w5"
+assert_eq 2 "$(stat_value queue.m.writers_waiting)" "writers_waiting: w5 and w6"
 
 # Two more pops let w5 and then w6 in.
 assert_eq "b'w1\n'" "$(qio r "$Q/m" --nb)" "second pop"

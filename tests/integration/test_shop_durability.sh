@@ -87,11 +87,11 @@ fi
 # The journal is the audit: sessions as hashes, purchases with their user.
 stop_rwfs d || fail "daemon exit status"
 dump=$("$RWFS" --dump --state="$state") || fail "--dump failed"
-assert_match $'LOGIN alice [0-9a-f]{64}' "$dump" "--dump"
+assert_match $'LOGIN "alice" [0-9a-f]{64}' "$dump" "--dump"
 assert_match $'LOGOUT [0-9a-f]{64}' "$dump" "--dump"
-assert_contains "$dump" "BUY 1001 3 alice" "--dump"
-assert_contains "$dump" "BUY 1002 5 bob" "--dump"
-assert_contains "$dump" "PRODUCT 1003 5 cherry" "--dump"
+assert_match $'BUY [0-9a-f]{64} 1001 3 "alice"' "$dump" "--dump"
+assert_match $'BUY [0-9a-f]{64} 1002 5 "bob"' "$dump" "--dump"
+assert_contains "$dump" 'PRODUCT 1003 5 "cherry"' "--dump"
 
 # kill -9 in the middle of a stream of purchases (2 buyers, --sync=always
 # for one run, the default for the other): all acknowledged units are

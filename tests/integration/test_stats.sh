@@ -9,7 +9,7 @@ names=(uptime_seconds reads batches batch_errors insn_mov insn_add insn_sub
 
 stats=$(timeout 10 cat "$MNT/stats") || fail "cannot read mnt/stats"
 while IFS= read -r line; do
-	assert_match '^[a-z0-9_]+ -?[0-9]+$' "$line" "mnt/stats line"
+	assert_match '^[a-z0-9_.-]+ (-?[0-9]+|[0-9a-f]{64}|[a-z]+)$' "$line" "mnt/stats line"
 done <<<"$stats"
 for n in "${names[@]}"; do
 	assert_eq 1 "$(grep -c "^$n [0-9][0-9]* *\$" <<<"$stats")" "'$n' lines in mnt/stats"

@@ -1,8 +1,8 @@
 /* test_queue.c - unit tests of one bounded FIFO (fs/engine/queue.h): names,
  * splitting a write into items, the capacity and its errors (EFBIG, EAGAIN,
  * EMSGSIZE, EPIPE) with nothing changed on any of them, order, all-or-nothing
- * pushes, peek/drop, unpop (requeue at the head), drop_tail, the seal and
- * end of file, and the stats counters.
+ * pushes, peek, held items (pop, ack, return, the end of a session, loading
+ * them), the seal and end of file, and the stats counters.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -63,18 +63,39 @@ static void expect_stats(const struct queue *q, uint64_t depth, uint64_t bytes,
 	assert_int_equal(st.sealed, sealed);
 }
 
-/* Takes the head item, which must be want (len bytes). */
-static void pop_expect_n(struct queue *q, const char *want, size_t want_len)
+static void expect_held(const struct queue *q, uint64_t held, uint64_t held_bytes)
+{
+	struct queue_stats st = stats(q);
+
+	assert_int_equal(st.held, held);
+	assert_int_equal(st.held_bytes, held_bytes);
+}
+
+/* Pops the head item for (session, reader), which must be want (len bytes),
+ * and leaves it held. */
+static void hold_expect_n(struct queue *q, uint64_t session, uint64_t reader,
+			  const char *want, size_t want_len)
 {
 	const char *item = NULL;
 	size_t len = 99999;
-	int rc = queue_peek(q, &item, &len);
+	int rc = queue_pop(q, session, reader, UINT64_MAX, &item, &len);
 
 	if (rc != 0)
-		fail_msg("peek for \"%.*s\": rc %d", (int)want_len, want, rc);
+		fail_msg("pop for \"%.*s\": rc %d", (int)want_len, want, rc);
 	assert_int_equal(len, want_len);
 	assert_memory_equal(item, want, want_len);
-	queue_drop_head(q);
+}
+
+static void hold_expect(struct queue *q, uint64_t session, uint64_t reader, const char *want)
+{
+	hold_expect_n(q, session, reader, want, strlen(want));
+}
+
+/* Takes the head item, which must be want (len bytes): popped and received. */
+static void pop_expect_n(struct queue *q, const char *want, size_t want_len)
+{
+	hold_expect_n(q, 1, 1, want, want_len);
+	assert_int_equal(queue_ack(q, 1, 1), 0);
 }
 
 static void pop_expect(struct queue *q, const char *want)
@@ -97,7 +118,7 @@ struct collected {
 	unsigned count;
 };
 
-static void collect(void *arg, const char *item, size_t len)
+static int collect(void *arg, const char *item, size_t len)
 {
 	struct collected *c = arg;
 
@@ -107,6 +128,31 @@ static void collect(void *arg, const char *item, size_t len)
 	c->text[c->len++] = '|';
 	c->text[c->len] = '\0';
 	c->count++;
+	return 0;
+}
+
+/* Collects the held items as "session/reader:item|". */
+static int collect_held(void *arg, uint64_t session, uint64_t reader, const char *item,
+			size_t len)
+{
+	struct collected *c = arg;
+	int n = snprintf(c->text + c->len, sizeof(c->text) - c->len, "%llu/%llu:%.*s|",
+			 (unsigned long long)session, (unsigned long long)reader, (int)len, item);
+
+	assert_true(n > 0 && c->len + (size_t)n < sizeof(c->text));
+	c->len += (size_t)n;
+	c->count++;
+	return 0;
+}
+
+static void expect_held_items(const struct queue *q, const char *want)
+{
+	struct collected c = { .len = 0 };
+
+	c.text[0] = '\0';
+	assert_int_equal(queue_for_each_held(q, collect_held, &c), 0);
+	if (strcmp(c.text, want) != 0)
+		fail_msg("held \"%s\", want \"%s\"", c.text, want);
 }
 
 static struct collected contents(const struct queue *q)
@@ -114,7 +160,7 @@ static struct collected contents(const struct queue *q)
 	struct collected c = { .len = 0 };
 
 	c.text[0] = '\0';
-	queue_for_each(q, collect, &c);
+	assert_int_equal(queue_for_each(q, collect, &c), 0);
 	return c;
 }
 
@@ -281,6 +327,13 @@ static void test_count_items_max_size(void **state)
 	memcpy(two, "ok\n", 3);
 	memset(two + 3, 'z', QUEUE_MAX_ITEM + 1);
 	assert_int_equal(queue_count_items(two, 3 + QUEUE_MAX_ITEM + 1), -EMSGSIZE);
+	/* What a damaged journal may carry: a 20,000-byte item. */
+	{
+		char *huge = repeat('h', 20000);
+
+		assert_int_equal(queue_count_items(huge, 20000), -EMSGSIZE);
+		free(huge);
+	}
 	free(max);
 	free(over);
 	free(two);
@@ -437,32 +490,112 @@ static void test_peek_does_not_take(void **state)
 		assert_memory_equal(item, "head", 4);
 	}
 	expect_stats(q, 2, 10, 5, 2, 0, false);
-	queue_drop_head(q);
+	pop_expect(q, "head");
 	assert_int_equal(queue_peek(q, &item, &len), 0);
 	assert_memory_equal(item, "tail", 4);
 	expect_stats(q, 1, 5, 5, 2, 1, false);
 	queue_free(q);
 }
 
-/* ---- unpop and drop_tail ---------------------------------------------- */
+/* ---- held items: pop, ack, return, end of session --------------------- */
 
-static void test_unpop_requeues_at_head(void **state)
+static void test_pop_holds_until_ack(void **state)
 {
-	struct queue *q = new_ok("unpop", 3);
+	struct queue *q = new_ok("hold", 5);
+
+	(void)state;
+	push_ok(q, "a\nbb\nc");
+	hold_expect(q, 7, 1, "a");
+	/* Held: no longer waiting, not yet out. */
+	expect_stats(q, 2, 5, 5, 3, 0, false);
+	expect_held(q, 1, 2);
+	expect_held_items(q, "7/1:a|");
+	/* The same reader of another session, another reader: both may hold. */
+	hold_expect(q, 8, 1, "bb");
+	hold_expect(q, 7, 2, "c");
+	expect_held(q, 3, 2 + 3 + 2);
+	expect_held_items(q, "7/1:a|8/1:bb|7/2:c|");
+	expect_empty(q);
+	/* A held item makes room: it no longer counts against the capacity. */
+	assert_true(queue_has_room(q, 5));
+	assert_int_equal(queue_ack(q, 8, 1), 0);
+	expect_held_items(q, "7/1:a|7/2:c|");
+	expect_stats(q, 0, 0, 5, 3, 1, false);
+	/* Acknowledged once: nothing held for them any more. */
+	assert_int_equal(queue_ack(q, 8, 1), -ENOENT);
+	assert_int_equal(queue_return(q, 8, 1), -ENOENT);
+	assert_int_equal(queue_ack(q, 1, 7), -ENOENT);
+	assert_int_equal(queue_ack(q, 7, 1), 0);
+	assert_int_equal(queue_ack(q, 7, 2), 0);
+	expect_held(q, 0, 0);
+	expect_stats(q, 0, 0, 5, 3, 3, false);
+	/* The held list works again after it was emptied. */
+	push_ok(q, "d");
+	hold_expect(q, 1, 1, "d");
+	expect_held_items(q, "1/1:d|");
+	assert_int_equal(queue_ack(q, 1, 1), 0);
+	queue_free(q);
+}
+
+/* A pop that is refused changes nothing: EEXIST, EMSGSIZE, EAGAIN, EOF. */
+static void test_pop_refusals(void **state)
+{
+	static const struct {
+		uint64_t session, reader, room;
+		int rc;
+	} cases[] = {
+		{ 1, 1, UINT64_MAX, -EEXIST }, /* (1, 1) holds "held" */
+		{ 2, 1, 0, -EMSGSIZE },
+		{ 2, 1, 1, -EMSGSIZE },
+		{ 2, 1, 5, -EMSGSIZE },       /* "hello\n" needs 6 */
+	};
+	struct queue *q = new_ok("refuse", 5);
 	const char *item;
 	size_t len;
-	char saved[16];
+
+	(void)state;
+	push_ok(q, "held\nhello\n\n");
+	hold_expect(q, 1, 1, "held");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int rc = queue_pop(q, cases[i].session, cases[i].reader, cases[i].room, &item,
+				   &len);
+
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: pop rc %d, want %d", i, rc, cases[i].rc);
+		if (cases[i].rc != -EEXIST)
+			assert_int_equal(queue_check_pop(q, cases[i].room), cases[i].rc);
+		expect_contents(q, "hello||");
+		expect_held_items(q, "1/1:held|");
+	}
+	assert_int_equal(queue_check_pop(q, 6), 0);
+	assert_int_equal(queue_pop(q, 2, 1, 6, &item, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(item, "hello", 5);
+	/* An empty item needs one byte: its newline. */
+	assert_int_equal(queue_check_pop(q, 0), -EMSGSIZE);
+	assert_int_equal(queue_pop(q, 3, 1, 0, &item, &len), -EMSGSIZE);
+	assert_int_equal(queue_pop(q, 3, 1, 1, &item, &len), 0);
+	assert_int_equal(len, 0);
+	assert_int_equal(queue_check_pop(q, 100), -EAGAIN);
+	assert_int_equal(queue_pop(q, 4, 1, 100, &item, &len), -EAGAIN);
+	expect_held_items(q, "1/1:held|2/1:hello|3/1:|");
+	queue_free(q);
+}
+
+static void test_return_requeues_at_head(void **state)
+{
+	struct queue *q = new_ok("back", 3);
 
 	(void)state;
 	push_ok(q, "a\nb\nc");
-	assert_int_equal(queue_peek(q, &item, &len), 0);
-	memcpy(saved, item, len);
-	queue_drop_head(q);
-	expect_stats(q, 2, 4, 3, 3, 1, false);
+	hold_expect(q, 1, 1, "a");
+	expect_stats(q, 2, 4, 3, 3, 0, false);
 	push_ok(q, "d"); /* the reader's place is taken: full again */
-	/* The reader was gone: the item goes back first, over the capacity. */
-	assert_int_equal(queue_unpop(q, saved, len), 0);
+	/* The reader did not get it: the item goes back first, over the capacity. */
+	assert_int_equal(queue_return(q, 1, 1), 0);
+	assert_int_equal(queue_return(q, 1, 1), -ENOENT);
 	expect_stats(q, 4, 8, 3, 4, 0, false);
+	expect_held(q, 0, 0);
 	expect_contents(q, "a|b|c|d|");
 	assert_false(queue_has_room(q, 1));
 	assert_int_equal(push(q, "e"), -EAGAIN);
@@ -474,67 +607,166 @@ static void test_unpop_requeues_at_head(void **state)
 	queue_free(q);
 }
 
-static void test_unpop_on_empty_queue(void **state)
+static void test_return_on_empty_and_sealed_queue(void **state)
 {
-	struct queue *q = new_ok("unpop0", 3);
+	struct queue *q = new_ok("back0", 3);
+
+	(void)state;
+	push_ok(q, "only");
+	hold_expect(q, 1, 1, "only");
+	expect_empty(q);
+	assert_int_equal(queue_return(q, 1, 1), 0);
+	/* The tail follows: a push lands after the returned item. */
+	push_ok(q, "next");
+	expect_contents(q, "only|next|");
+	pop_expect(q, "only");
+	pop_expect(q, "next");
+	/* An empty item goes back too, and into a sealed queue. */
+	push_ok(q, "\n");
+	hold_expect(q, 1, 2, "");
+	queue_seal(q, true);
+	assert_int_equal(queue_return(q, 1, 2), 0);
+	expect_stats(q, 1, 1, 3, 3, 2, true);
+	pop_expect(q, "");
+	queue_free(q);
+}
+
+/* Two pops held, returned in the order a kernel may report them: each goes
+ * to the head, so the one returned last is read first. */
+static void test_returns_each_go_to_head(void **state)
+{
+	struct queue *q = new_ok("order", 10);
+
+	(void)state;
+	push_ok(q, "1\n2\n3");
+	hold_expect(q, 1, 1, "1");
+	hold_expect(q, 1, 2, "2");
+	assert_int_equal(queue_return(q, 1, 1), 0);
+	expect_contents(q, "1|3|");
+	assert_int_equal(queue_return(q, 1, 2), 0);
+	expect_contents(q, "2|1|3|");
+	queue_free(q);
+}
+
+static void test_end_session_returns_in_pop_order(void **state)
+{
+	struct queue *q = new_ok("session", 10);
+
+	(void)state;
+	push_ok(q, "a\nb\nc\nd\ne\nf");
+	hold_expect(q, 1, 1, "a");
+	hold_expect(q, 2, 1, "b");
+	hold_expect(q, 1, 2, "c");
+	hold_expect(q, 1, 3, "d");
+	assert_int_equal(queue_ack(q, 1, 2), 0); /* "c" was received */
+	expect_held_items(q, "1/1:a|2/1:b|1/3:d|");
+	/* Session 1 is gone: "a" and "d" come back at the head, "a" first. */
+	assert_int_equal(queue_end_session(q, 1), 2);
+	expect_contents(q, "a|d|e|f|");
+	expect_held_items(q, "2/1:b|");
+	expect_stats(q, 4, 8, 10, 6, 1, false);
+	assert_int_equal(queue_end_session(q, 1), 0);
+	assert_int_equal(queue_end_session(q, 99), 0);
+	expect_contents(q, "a|d|e|f|");
+	/* Into an empty queue: the tail follows. */
+	pop_expect(q, "a");
+	pop_expect(q, "d");
+	pop_expect(q, "e");
+	pop_expect(q, "f");
+	assert_int_equal(queue_end_session(q, 2), 1);
+	expect_held(q, 0, 0);
+	push_ok(q, "g");
+	expect_contents(q, "b|g|");
+	queue_free(q);
+}
+
+static void test_add_held_bounds(void **state)
+{
+	char *max = repeat('m', QUEUE_MAX_ITEM), *huge = repeat('h', 20000);
+	struct queue *q = new_ok("load", 1);
+
+	(void)state;
+	assert_int_equal(queue_add_held(q, 1, 1, huge, 20000), -EMSGSIZE);
+	assert_int_equal(queue_add_held(q, 1, 1, max, QUEUE_MAX_ITEM + 1), -EMSGSIZE);
+	expect_held(q, 0, 0);
+	assert_int_equal(queue_add_held(q, 1, 1, max, QUEUE_MAX_ITEM), 0);
+	assert_int_equal(queue_add_held(q, 1, 1, "x", 1), -EEXIST);
+	/* Held items take no room: the capacity of 1 is no bound here. */
+	assert_int_equal(queue_add_held(q, 2, 1, "", 0), 0);
+	assert_int_equal(queue_add_held(q, 1, 2, "b", 1), 0);
+	expect_held(q, 3, QUEUE_MAX_ITEM + 1 + 1 + 2);
+	expect_stats(q, 0, 0, 1, 0, 0, false);
+	/* They come after each other, as if popped in that order. */
+	assert_int_equal(queue_end_session(q, 1), 2);
+	pop_expect(q, max);
+	pop_expect(q, "b");
+	/* And a held one answers to ack. */
+	assert_int_equal(queue_ack(q, 2, 1), 0);
+	expect_held(q, 0, 0);
+	free(max);
+	free(huge);
+	queue_free(q);
+}
+
+/* A sealed queue whose last item is held is not at its end: the item may
+ * come back. */
+static void test_eof_waits_for_held_items(void **state)
+{
+	struct queue *q = new_ok("eof", 5);
 	const char *item;
 	size_t len;
 
 	(void)state;
-	push_ok(q, "only");
-	assert_int_equal(queue_peek(q, &item, &len), 0);
-	queue_drop_head(q);
-	expect_empty(q);
-	assert_int_equal(queue_unpop(q, "only", 4), 0);
-	/* The tail follows: a push lands after the returned item. */
-	push_ok(q, "next");
-	expect_contents(q, "only|next|");
-	expect_stats(q, 2, 10, 3, 2, 0, false);
-	/* An empty item can go back too. */
-	pop_expect(q, "only");
-	pop_expect(q, "next");
-	assert_int_equal(queue_unpop(q, "", 0), 0);
-	push_ok(q, "z");
-	pop_expect(q, "");
-	pop_expect(q, "z");
-	expect_empty(q);
+	push_ok(q, "last");
+	queue_seal(q, true);
+	hold_expect(q, 1, 1, "last");
+	assert_int_equal(queue_peek(q, &item, &len), -EAGAIN);
+	assert_int_equal(queue_check_pop(q, 100), -EAGAIN);
+	assert_int_equal(queue_return(q, 1, 1), 0);
+	hold_expect(q, 1, 2, "last");
+	assert_int_equal(queue_ack(q, 1, 2), 0);
+	assert_int_equal(queue_peek(q, &item, &len), 1);
+	assert_int_equal(queue_check_pop(q, 0), 1);
+	assert_int_equal(queue_pop(q, 1, 3, 100, &item, &len), 1);
+	expect_held(q, 0, 0);
 	queue_free(q);
 }
 
-static void test_drop_tail(void **state)
+/* queue_check_push answers what queue_push would, and changes nothing. */
+static void test_check_push_matches_push(void **state)
 {
-	struct queue *q = new_ok("tail", 10);
+	static const struct {
+		const char *text;
+		bool sealed;
+		long check;
+	} cases[] = {
+		{ "x", false, 1 },
+		{ "x\ny\n", false, 2 },
+		{ "x\ny\nz", false, -EAGAIN },
+		{ "1\n2\n3\n4\n5\n6", false, -EFBIG },
+		{ "", false, -EINVAL },
+		{ "x", true, -EPIPE },
+		{ "", true, -EINVAL },
+	};
 
 	(void)state;
-	push_ok(q, "a\nb");
-	push_ok(q, "c\ndd\neee");
-	expect_stats(q, 5, 13, 10, 5, 0, false);
-	/* A push that could not be made durable is taken back. */
-	queue_drop_tail(q, 3);
-	expect_contents(q, "a|b|");
-	expect_stats(q, 2, 4, 10, 2, 0, false);
-	/* The tail pointer is right: new pushes append after "b". */
-	push_ok(q, "f");
-	expect_contents(q, "a|b|f|");
-	queue_drop_tail(q, 0);
-	expect_contents(q, "a|b|f|");
-	/* All of it: empty, and usable. */
-	queue_drop_tail(q, 3);
-	expect_empty(q);
-	expect_stats(q, 0, 0, 10, 0, 0, false);
-	push_ok(q, "g\nh");
-	pop_expect(q, "g");
-	pop_expect(q, "h");
-	expect_empty(q);
-	/* After pops: only the newest go. */
-	push_ok(q, "i\nj\nk");
-	pop_expect(q, "i");
-	queue_drop_tail(q, 1);
-	expect_contents(q, "j|");
-	push_ok(q, "l");
-	expect_contents(q, "j|l|");
-	expect_stats(q, 2, 4, 10, 5, 3, false);
-	queue_free(q);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct queue *q = new_ok("check", 5);
+		size_t len = strlen(cases[i].text);
+		long n;
+
+		push_ok(q, "a\nb\nc");
+		queue_seal(q, cases[i].sealed);
+		n = queue_check_push(q, cases[i].text, len);
+		if (n != cases[i].check)
+			fail_msg("check_push \"%s\": %ld, want %ld", cases[i].text, n,
+				 cases[i].check);
+		expect_contents(q, "a|b|c|");
+		assert_int_equal(queue_push(q, cases[i].text, len), n < 0 ? n : 0);
+		if (n < 0)
+			expect_contents(q, "a|b|c|");
+		queue_free(q);
+	}
 }
 
 /* ---- seal ------------------------------------------------------------- */
@@ -580,22 +812,7 @@ static void test_seal(void **state)
 	queue_free(q);
 }
 
-/* ---- replay and capacity changes ------------------------------------- */
-
-static void test_push_item_ignores_bounds(void **state)
-{
-	struct queue *q = new_ok("replay", 1);
-
-	(void)state;
-	queue_seal(q, true);
-	/* Items accepted before the seal or a smaller capacity come back. */
-	assert_int_equal(queue_push_item(q, "a", 1), 0);
-	assert_int_equal(queue_push_item(q, "", 0), 0);
-	assert_int_equal(queue_push_item(q, "with space", 10), 0);
-	expect_stats(q, 3, 2 + 1 + 11, 1, 3, 0, true);
-	expect_contents(q, "a||with space|");
-	queue_free(q);
-}
+/* ---- capacity changes and counters ------------------------------------- */
 
 static void test_set_capacity(void **state)
 {
@@ -640,9 +857,9 @@ static void test_stats_counters_over_many_items(void **state)
 			const char *item;
 			size_t len;
 
-			assert_int_equal(queue_peek(q, &item, &len), 0);
+			assert_int_equal(queue_pop(q, 1, 1, UINT64_MAX, &item, &len), 0);
 			bytes -= len + 1;
-			queue_drop_head(q);
+			assert_int_equal(queue_ack(q, 1, 1), 0);
 			out++;
 		}
 		expect_stats(q, in - out, bytes, 1000, in, out, false);
@@ -667,11 +884,16 @@ int main(void)
 		cmocka_unit_test(test_push_is_all_or_nothing),
 		cmocka_unit_test(test_empty_items),
 		cmocka_unit_test(test_peek_does_not_take),
-		cmocka_unit_test(test_unpop_requeues_at_head),
-		cmocka_unit_test(test_unpop_on_empty_queue),
-		cmocka_unit_test(test_drop_tail),
+		cmocka_unit_test(test_pop_holds_until_ack),
+		cmocka_unit_test(test_pop_refusals),
+		cmocka_unit_test(test_return_requeues_at_head),
+		cmocka_unit_test(test_return_on_empty_and_sealed_queue),
+		cmocka_unit_test(test_returns_each_go_to_head),
+		cmocka_unit_test(test_end_session_returns_in_pop_order),
+		cmocka_unit_test(test_add_held_bounds),
+		cmocka_unit_test(test_eof_waits_for_held_items),
+		cmocka_unit_test(test_check_push_matches_push),
 		cmocka_unit_test(test_seal),
-		cmocka_unit_test(test_push_item_ignores_bounds),
 		cmocka_unit_test(test_set_capacity),
 		cmocka_unit_test(test_stats_counters_over_many_items),
 	};

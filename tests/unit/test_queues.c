@@ -1,15 +1,11 @@
-/* test_queues.c - unit tests of the registry of queues (fs/engine/queues.h)
- * and of the queue functions of the state (state_queue_* in state.h):
+/* test_queues.c - unit tests of the registry of queues (fs/engine/queues.h):
  * creation, lookups by name, id and position, the limits (QUEUES_MAX,
- * QUEUES_MAX_BYTES), every record verb and the malformed ones, queues_dump
- * replayed into a fresh registry, and through the state: the errors of
- * push and pop with nothing changed, a deleted id, the journal (restore,
- * compaction, a refusing disk) and concurrent producers and consumers.
+ * QUEUES_MAX_BYTES), every apply function and every refusal (each leaves
+ * the registry as it was), held items across queues and the end of a
+ * session, and queues_dump: its records, their bounds, and applied into a
+ * fresh registry, the same queues again.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -18,15 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "queues.h"
-#include "scratch.h"
-#include "state.h"
-#include "store.h"
+#include "record.h"
 
 /* ---- helpers: a growing text ----------------------------------------- */
 
@@ -35,7 +27,7 @@ struct buf {
 	size_t len, cap;
 };
 
-static void buf_add(struct buf *b, const char *s, size_t n)
+static void buf_add(struct buf *b, const void *s, size_t n)
 {
 	if (b->len + n + 1 > b->cap) {
 		b->cap = (b->len + n + 1) * 2;
@@ -60,10 +52,19 @@ static void buf_printf(struct buf *b, const char *fmt, ...)
 	buf_add(b, tmp, (size_t)n);
 }
 
-static void buf_free(struct buf *b)
+/* Bytes as [text], anything unusual as \xNN. */
+static void buf_escaped(struct buf *b, const void *data, size_t len)
 {
-	free(b->text);
-	memset(b, 0, sizeof(*b));
+	const unsigned char *p = data;
+
+	buf_add(b, "[", 1);
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '[' && p[i] != ']' && p[i] != '\\')
+			buf_add(b, p + i, 1);
+		else
+			buf_printf(b, "\\x%02x", p[i]);
+	}
+	buf_add(b, "]", 1);
 }
 
 /* A string of n copies of ch (the caller frees). */
@@ -79,50 +80,134 @@ static char *repeat(char ch, size_t n)
 
 /* ---- helpers: the registry -------------------------------------------- */
 
-static int apply(struct queues *qs, const char *line)
+static int create(struct queues *qs, const char *name, uint64_t capacity)
 {
-	return queues_apply(qs, line, strlen(line));
+	uint64_t id = 0;
+
+	return queues_apply_create(qs, name, strlen(name), capacity, &id);
 }
 
-static void apply_ok(struct queues *qs, const char *line)
+static uint64_t create_ok(struct queues *qs, const char *name, uint64_t capacity)
 {
-	int rc = apply(qs, line);
+	uint64_t id = 0;
+	int rc = queues_apply_create(qs, name, strlen(name), capacity, &id);
 
 	if (rc != 0)
-		fail_msg("apply \"%.80s\": rc %d", line, rc);
+		fail_msg("create \"%s\": rc %d", name, rc);
+	assert_true(id != 0);
+	return id;
 }
 
-static struct queue *by_name(struct queues *qs, const char *name)
+static int delete(struct queues *qs, const char *name)
 {
-	return queues_by_name(qs, name, strlen(name));
+	uint64_t id;
+
+	return queues_apply_delete(qs, name, strlen(name), &id);
+}
+
+static int push(struct queues *qs, const char *name, const char *text)
+{
+	return queues_apply_push(qs, name, strlen(name), text, strlen(text));
+}
+
+static void push_ok(struct queues *qs, const char *name, const char *text)
+{
+	int rc = push(qs, name, text);
+
+	if (rc != 0)
+		fail_msg("push \"%.40s\" onto %s: rc %d", text, name, rc);
+}
+
+static int pop(struct queues *qs, const char *name, uint64_t session, uint64_t reader,
+	       uint64_t room)
+{
+	const char *item;
+	size_t len;
+
+	return queues_apply_pop(qs, name, strlen(name), session, reader, room, &item, &len);
+}
+
+/* Pops for (session, reader), and the item must be want; it stays held. */
+static void hold_expect(struct queues *qs, const char *name, uint64_t session,
+			uint64_t reader, const char *want)
+{
+	const char *item = NULL;
+	size_t len = 99999;
+	int rc = queues_apply_pop(qs, name, strlen(name), session, reader, UINT64_MAX, &item,
+				  &len);
+
+	if (rc != 0)
+		fail_msg("pop of \"%s\" from %s: rc %d", want, name, rc);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(item, want, len);
+}
+
+static int ack(struct queues *qs, const char *name, uint64_t session, uint64_t reader)
+{
+	return queues_apply_ack(qs, name, strlen(name), session, reader);
+}
+
+static int give_back(struct queues *qs, const char *name, uint64_t session,
+		     uint64_t reader)
+{
+	return queues_apply_return(qs, name, strlen(name), session, reader);
+}
+
+/* Pops and acknowledges the head item, which must be want. */
+static void pop_expect(struct queues *qs, const char *name, const char *want)
+{
+	hold_expect(qs, name, 1, 1, want);
+	assert_int_equal(ack(qs, name, 1, 1), 0);
+}
+
+static int seal(struct queues *qs, const char *name, bool sealed)
+{
+	return queues_apply_seal(qs, name, strlen(name), sealed);
+}
+
+static int set_capacity(struct queues *qs, const char *name, uint64_t capacity)
+{
+	return queues_apply_capacity(qs, name, strlen(name), capacity);
+}
+
+static int held(struct queues *qs, const char *name, uint64_t session, uint64_t reader,
+		const char *item, size_t len)
+{
+	return queues_apply_held(qs, name, strlen(name), session, reader, item, len);
 }
 
 static struct queue *must_find(struct queues *qs, const char *name)
 {
-	struct queue *q = by_name(qs, name);
+	struct queue *q = queues_by_name(qs, name, strlen(name));
 
 	if (!q)
 		fail_msg("no queue \"%s\"", name);
 	return q;
 }
 
-static void escape_item(void *arg, const char *item, size_t len)
+static struct queue_stats stats(struct queues *qs, const char *name)
 {
-	struct buf *b = arg;
+	struct queue_stats st;
 
-	buf_add(b, "[", 1);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)item[i];
-
-		if (c >= 0x20 && c < 0x7f && c != '[' && c != ']' && c != '\\')
-			buf_add(b, item + i, 1);
-		else
-			buf_printf(b, "\\x%02x", c);
-	}
-	buf_add(b, "]", 1);
+	queue_get_stats(must_find(qs, name), &st);
+	return st;
 }
 
-/* One queue as text: name, capacity, seal, depth, bytes, then its items. */
+static int describe_item(void *arg, const char *item, size_t len)
+{
+	buf_escaped(arg, item, len);
+	return 0;
+}
+
+static int describe_held(void *arg, uint64_t session, uint64_t reader, const char *item,
+			 size_t len)
+{
+	buf_printf(arg, "%llu/%llu", (unsigned long long)session, (unsigned long long)reader);
+	buf_escaped(arg, item, len);
+	return 0;
+}
+
+/* One queue as text: name, capacity, seal, depth, bytes, items, held. */
 static void describe_queue(struct buf *b, const struct queue *q)
 {
 	struct queue_stats st;
@@ -131,20 +216,10 @@ static void describe_queue(struct buf *b, const struct queue *q)
 	buf_printf(b, "%s cap=%llu sealed=%d depth=%llu bytes=%llu items=", queue_name(q),
 		   (unsigned long long)st.capacity, st.sealed, (unsigned long long)st.depth,
 		   (unsigned long long)st.bytes);
-	queue_for_each(q, escape_item, b);
+	queue_for_each(q, describe_item, b);
+	buf_printf(b, " held=%llu:", (unsigned long long)st.held);
+	queue_for_each_held(q, describe_held, b);
 	buf_add(b, "\n", 1);
-}
-
-/* Every queue, in creation order (the caller frees). */
-static char *describe(const struct queues *qs)
-{
-	struct buf b = { 0 };
-	const struct queue *q;
-
-	buf_add(&b, "", 0);
-	for (size_t i = 0; (q = queues_at(qs, i)); i++)
-		describe_queue(&b, q);
-	return b.text;
 }
 
 static char *describe_one(const struct queue *q)
@@ -156,83 +231,173 @@ static char *describe_one(const struct queue *q)
 	return b.text;
 }
 
-static void expect_description(const struct queue *q, const char *want)
+static void expect_description(struct queues *qs, const char *name, const char *want)
 {
-	char *got = describe_one(q);
+	char *got = describe_one(must_find(qs, name));
 
 	if (strcmp(got, want) != 0)
 		fail_msg("queue is\n  %s want\n  %s", got, want);
 	free(got);
 }
 
+/* ---- helpers: dumps ---------------------------------------------------- */
+
+static const char *kind_name(enum record_kind kind)
+{
+	switch (kind) {
+	case RECORD_QUEUE_CREATE: return "CREATE";
+	case RECORD_QUEUE_PUSH: return "PUSH";
+	case RECORD_QUEUE_RETURN: return "RETURN";
+	case RECORD_QUEUE_HELD: return "HELD";
+	case RECORD_QUEUE_CAPACITY: return "CAPACITY";
+	case RECORD_QUEUE_SEAL: return "SEAL";
+	default: return NULL;
+	}
+}
+
+/* What every dumped record must be: a queue kind, no proposer, a valid
+ * name, data only where the kind has some and within its bounds. */
+static void check_record(const struct record *r)
+{
+	if (!kind_name(r->kind))
+		fail_msg("dump emitted kind %d", r->kind);
+	assert_int_equal(r->session, 0);
+	assert_int_equal(r->seq, 0);
+	assert_int_equal(r->time_ns, 0);
+	assert_int_equal(r->pid, 0);
+	assert_true(queue_name_valid(r->name.data, r->name.len));
+	if (r->kind == RECORD_QUEUE_PUSH) {
+		assert_true(r->data.len > 0 && r->data.len <= QUEUE_MAX_WRITE);
+		assert_int_equal(((const char *)r->data.data)[r->data.len - 1], '\n');
+	} else if (r->kind == RECORD_QUEUE_HELD) {
+		assert_true(r->data.len <= QUEUE_MAX_ITEM);
+	} else {
+		assert_int_equal(r->data.len, 0);
+	}
+}
+
+/* Serialises a record as one line: kind, name, u, v, data. */
+static void serialise(struct buf *b, const struct record *r)
+{
+	buf_printf(b, "%s ", kind_name(r->kind));
+	buf_add(b, r->name.data, r->name.len);
+	buf_printf(b, " u=%llu v=%llu ", (unsigned long long)r->u, (unsigned long long)r->v);
+	buf_escaped(b, r->data.data, r->data.len);
+	buf_add(b, "\n", 1);
+}
+
 struct dumped {
 	struct buf text;
-	unsigned lines;
+	unsigned records;
+	unsigned kinds[RECORD_KIND_END];
 };
 
-static void emit(void *arg, const char *line, size_t len)
+static int emit_text(void *arg, const struct record *r)
 {
 	struct dumped *d = arg;
 
-	assert_true(len > 0);
-	assert_true(len <= QUEUES_RECORD_MAX);
-	assert_null(memchr(line, '\n', len));
-	buf_add(&d->text, line, len);
-	buf_add(&d->text, "\n", 1);
-	d->lines++;
-}
-
-/* Applies every line of text (newline-separated) to qs.  Returns 0, or
- * the first failure's rc with its line in why. */
-static int apply_all(struct queues *qs, const char *text, size_t len, char *why, size_t size)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t n = nl ? (size_t)(nl - text) - pos : len - pos;
-		int rc = queues_apply(qs, text + pos, n);
-
-		if (rc != 0) {
-			snprintf(why, size, "replay of \"%.*s\": rc %d", (int)(n < 80 ? n : 80),
-				 text + pos, rc);
-			return rc;
-		}
-		pos += n + 1;
-	}
+	check_record(r);
+	serialise(&d->text, r);
+	d->records++;
+	d->kinds[r->kind]++;
 	return 0;
 }
 
-/* Dumps qs, replays the dump into a fresh registry and checks that it
- * describes the same; returns the fresh one.  (Frees what it made before
- * failing, so that a failure is not also a leak report.) */
-static struct queues *roundtrip(const struct queues *qs)
+/* The dump of qs, serialised (the caller frees). */
+static char *dump_text(const struct queues *qs)
 {
-	struct queues *copy = queues_new(queues_default_capacity(qs));
-	struct dumped d = { { 0 }, 0 };
-	char *want, *got, why[4096] = "";
+	struct dumped d = { { 0 }, 0, { 0 } };
+
+	buf_add(&d.text, "", 0);
+	assert_int_equal(queues_dump(qs, emit_text, &d), 0);
+	return d.text.text;
+}
+
+/* Applies a record as the engine would: session = the proposer's, except
+ * for HELD (v). */
+static int apply_record(struct queues *qs, const struct record *r)
+{
+	const char *name = r->name.data, *item;
+	size_t len = r->name.len, item_len;
+	uint64_t id;
+
+	switch (r->kind) {
+	case RECORD_QUEUE_CREATE:
+		return queues_apply_create(qs, name, len, r->u, &id);
+	case RECORD_QUEUE_DELETE:
+		return queues_apply_delete(qs, name, len, &id);
+	case RECORD_QUEUE_PUSH:
+		return queues_apply_push(qs, name, len, r->data.data, r->data.len);
+	case RECORD_QUEUE_POP:
+		return queues_apply_pop(qs, name, len, r->session, r->u, r->v, &item, &item_len);
+	case RECORD_QUEUE_ACK:
+		return queues_apply_ack(qs, name, len, r->session, r->u);
+	case RECORD_QUEUE_RETURN:
+		return queues_apply_return(qs, name, len, r->session, r->u);
+	case RECORD_QUEUE_SEAL:
+		return queues_apply_seal(qs, name, len, r->u != 0);
+	case RECORD_QUEUE_CAPACITY:
+		return queues_apply_capacity(qs, name, len, r->u);
+	case RECORD_QUEUE_HELD:
+		return queues_apply_held(qs, name, len, r->v, r->u, r->data.data, r->data.len);
+	default:
+		return -EINVAL;
+	}
+}
+
+struct replay {
+	struct queues *into;
+	char why[256];
+	/* The capacity the queue at hand was created with, and its records'
+	 * item counts against it. */
+	uint64_t created_capacity;
+};
+
+static int emit_apply(void *arg, const struct record *r)
+{
+	struct replay *p = arg;
 	int rc;
 
-	assert_non_null(copy);
-	buf_add(&d.text, "", 0);
-	queues_dump(qs, emit, &d);
-	rc = apply_all(copy, d.text.text, d.text.len, why, sizeof(why));
-	want = describe(qs);
-	got = describe(copy);
-	if (!rc && strcmp(want, got) != 0)
-		snprintf(why, sizeof(why), "dump replayed gives\n%.1000s\nwant\n%.1000s\ndump:\n%.1000s",
-			 got, want, d.text.text);
-	if (!rc && queues_bytes(copy) != queues_bytes(qs))
-		snprintf(why, sizeof(why), "dump replayed holds %llu bytes, want %llu",
-			 (unsigned long long)queues_bytes(copy), (unsigned long long)queues_bytes(qs));
+	check_record(r);
+	if (r->kind == RECORD_QUEUE_CREATE)
+		p->created_capacity = r->u;
+	if (r->kind == RECORD_QUEUE_PUSH &&
+	    (uint64_t)queue_count_items(r->data.data, r->data.len) > p->created_capacity)
+		snprintf(p->why, sizeof(p->why), "a PUSH of more items than capacity %llu",
+			 (unsigned long long)p->created_capacity);
+	rc = apply_record(p->into, r);
+	if (rc && !p->why[0])
+		snprintf(p->why, sizeof(p->why), "%s %.*s u=%llu: rc %d", kind_name(r->kind),
+			 (int)r->name.len, (const char *)r->name.data, (unsigned long long)r->u, rc);
+	return 0;
+}
+
+/* Dumps qs into a fresh registry and checks that it dumps the same;
+ * returns the fresh one.  (Frees what it made before failing, so that a
+ * failure is not also a leak report.) */
+static struct queues *roundtrip(const struct queues *qs)
+{
+	struct replay p = { .into = queues_new(queues_default_capacity(qs)) };
+	char *want, *got;
+
+	assert_non_null(p.into);
+	assert_int_equal(queues_dump(qs, emit_apply, &p), 0);
+	want = dump_text(qs);
+	got = dump_text(p.into);
+	if (!p.why[0] && strcmp(want, got) != 0)
+		snprintf(p.why, sizeof(p.why), "dump applied dumps\n%.100s\nwant\n%.100s", got,
+			 want);
+	if (!p.why[0] && queues_bytes(p.into) != queues_bytes(qs))
+		snprintf(p.why, sizeof(p.why), "dump applied holds %llu bytes, want %llu",
+			 (unsigned long long)queues_bytes(p.into),
+			 (unsigned long long)queues_bytes(qs));
 	free(want);
 	free(got);
-	buf_free(&d.text);
-	if (why[0]) {
-		queues_free(copy);
-		fail_msg("%s", why);
+	if (p.why[0]) {
+		queues_free(p.into);
+		fail_msg("%s", p.why);
 	}
-	return copy;
+	return p.into;
 }
 
 static int setup_registry(void **state)
@@ -269,72 +434,34 @@ static void test_new_bounds(void **state)
 	queues_free(NULL);
 }
 
-static void test_is_record_table(void **state)
-{
-	static const struct {
-		const char *line;
-		bool record;
-	} cases[] = {
-		{ "QUEUE jobs 10", true },
-		{ "DELETE jobs", true },
-		{ "PUSH jobs an item", true },
-		{ "PUSH jobs ", true },
-		{ "POP jobs", true },
-		{ "RETURN jobs x", true },
-		{ "SEAL jobs", true },
-		{ "UNSEAL jobs", true },
-		{ "CAPACITY jobs 5", true },
-		{ "SET A 5", false },
-		{ "ADD A B", false },
-		{ "WRITE 7 100", false },
-		{ "", false },
-		{ "QUEUE", false },
-		{ "POP", false },
-		{ "PUSHX jobs a", false },
-		{ "push jobs a", false },
-		{ "queue jobs 1", false },
-		{ " PUSH jobs a", false },
-		{ "QUEUE  10", false }, /* no name */
-	};
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		if (queues_is_record(cases[i].line, strlen(cases[i].line)) != cases[i].record)
-			fail_msg("queues_is_record(\"%s\") is %d", cases[i].line, !cases[i].record);
-	}
-	/* Only len bytes count. */
-	assert_true(queues_is_record("POP jobs and more", 8));
-	assert_false(queues_is_record("POP jobs", 3));
-}
-
 static void test_create_and_lookups(void **state)
 {
 	struct queues *qs = *state;
 	struct queue *a, *b, *c;
-	uint64_t ida, idb, idc;
+	uint64_t ida, idb, idc, id;
 
-	apply_ok(qs, "QUEUE alpha 5");
-	apply_ok(qs, "QUEUE beta 100000");
-	apply_ok(qs, "QUEUE gamma 1");
+	ida = create_ok(qs, "alpha", 5);
+	idb = create_ok(qs, "beta", QUEUES_MAX_CAPACITY);
+	idc = create_ok(qs, "gamma", 1);
 	a = must_find(qs, "alpha");
 	b = must_find(qs, "beta");
 	c = must_find(qs, "gamma");
-	expect_description(a, "alpha cap=5 sealed=0 depth=0 bytes=0 items=\n");
-	expect_description(b, "beta cap=100000 sealed=0 depth=0 bytes=0 items=\n");
-	expect_description(c, "gamma cap=1 sealed=0 depth=0 bytes=0 items=\n");
+	expect_description(qs, "alpha", "alpha cap=5 sealed=0 depth=0 bytes=0 items= held=0:\n");
+	expect_description(qs, "beta", "beta cap=100000 sealed=0 depth=0 bytes=0 items= held=0:\n");
+	expect_description(qs, "gamma", "gamma cap=1 sealed=0 depth=0 bytes=0 items= held=0:\n");
 
 	/* Lookups by name use len bytes only, and need the whole name. */
 	assert_ptr_equal(queues_by_name(qs, "alphabet", 5), a);
 	assert_null(queues_by_name(qs, "alph", 4));
-	assert_null(by_name(qs, "ALPHA"));
-	assert_null(by_name(qs, "delta"));
+	assert_null(queues_by_name(qs, "ALPHA", 5));
+	assert_null(queues_by_name(qs, "delta", 5));
 
-	/* Ids: distinct, non-zero, found again. */
-	ida = queues_id(qs, a);
-	idb = queues_id(qs, b);
-	idc = queues_id(qs, c);
+	/* Ids: distinct, non-zero, found again, what create said. */
 	assert_true(ida != 0 && idb != 0 && idc != 0);
 	assert_true(ida != idb && idb != idc && ida != idc);
+	assert_int_equal(queues_id(qs, a), ida);
+	assert_int_equal(queues_id(qs, b), idb);
+	assert_int_equal(queues_id(qs, c), idc);
 	assert_ptr_equal(queues_by_id(qs, ida), a);
 	assert_ptr_equal(queues_by_id(qs, idb), b);
 	assert_ptr_equal(queues_by_id(qs, idc), c);
@@ -348,19 +475,20 @@ static void test_create_and_lookups(void **state)
 	assert_null(queues_at(qs, 3));
 
 	/* A deleted queue's id is never reused, even for the same name. */
-	apply_ok(qs, "DELETE beta");
-	assert_null(by_name(qs, "beta"));
+	assert_int_equal(queues_apply_delete(qs, "beta", 4, &id), 0);
+	assert_int_equal(id, idb);
+	assert_null(queues_by_name(qs, "beta", 4));
 	assert_null(queues_by_id(qs, idb));
 	assert_ptr_equal(queues_at(qs, 0), a);
 	assert_ptr_equal(queues_at(qs, 1), c);
 	assert_null(queues_at(qs, 2));
-	apply_ok(qs, "QUEUE beta 7");
+	id = create_ok(qs, "beta", 7);
 	b = must_find(qs, "beta");
-	assert_true(queues_id(qs, b) != idb);
-	assert_true(queues_id(qs, b) != ida && queues_id(qs, b) != idc);
+	assert_int_equal(queues_id(qs, b), id);
+	assert_true(id != idb && id != ida && id != idc);
 	assert_null(queues_by_id(qs, idb));
 	assert_ptr_equal(queues_at(qs, 2), b);
-	expect_description(b, "beta cap=7 sealed=0 depth=0 bytes=0 items=\n");
+	expect_description(qs, "beta", "beta cap=7 sealed=0 depth=0 bytes=0 items= held=0:\n");
 	/* The others are untouched. */
 	assert_ptr_equal(queues_by_id(qs, ida), a);
 	assert_ptr_equal(queues_by_id(qs, idc), c);
@@ -381,7 +509,7 @@ static void test_check_create(void **state)
 	assert_int_equal(queues_check_create(qs, "a/b", 3), -EINVAL);
 	/* Checking creates nothing. */
 	assert_null(queues_at(qs, 0));
-	apply_ok(qs, "QUEUE jobs 3");
+	create_ok(qs, "jobs", 3);
 	assert_int_equal(queues_check_create(qs, "jobs", 4), -EEXIST);
 	assert_int_equal(queues_check_create(qs, "jobs2", 5), 0);
 	assert_int_equal(queues_check_create(qs, "job", 3), 0);
@@ -392,17 +520,24 @@ static void test_check_create(void **state)
 static void test_queues_max(void **state)
 {
 	struct queues *qs = *state;
-	char line[64], name[16];
+	char name[16], *before, *after;
 
 	for (int i = 0; i < QUEUES_MAX; i++) {
-		snprintf(line, sizeof(line), "QUEUE q%d 2", i);
-		apply_ok(qs, line);
+		snprintf(name, sizeof(name), "q%d", i);
+		create_ok(qs, name, 2);
 	}
 	assert_non_null(queues_at(qs, QUEUES_MAX - 1));
 	assert_null(queues_at(qs, QUEUES_MAX));
+	before = dump_text(qs);
 	assert_int_equal(queues_check_create(qs, "one-more", 8), -ENOSPC);
-	assert_int_equal(apply(qs, "QUEUE one-more 2"), -EINVAL);
-	assert_null(by_name(qs, "one-more"));
+	assert_int_equal(create(qs, "one-more", 2), -ENOSPC);
+	/* A bad name or an existing one is said first. */
+	assert_int_equal(create(qs, "a b", 2), -EINVAL);
+	assert_int_equal(create(qs, "q7", 2), -EEXIST);
+	after = dump_text(qs);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
 	/* Every one of them is found by name and id. */
 	for (int i = 0; i < QUEUES_MAX; i++) {
 		struct queue *q;
@@ -413,137 +548,215 @@ static void test_queues_max(void **state)
 		assert_ptr_equal(queues_at(qs, (size_t)i), q);
 	}
 	/* One gone: room for one. */
-	apply_ok(qs, "DELETE q500");
+	assert_int_equal(delete(qs, "q500"), 0);
 	assert_int_equal(queues_check_create(qs, "one-more", 8), 0);
-	apply_ok(qs, "QUEUE one-more 2");
+	create_ok(qs, "one-more", 2);
 	assert_ptr_equal(queues_at(qs, QUEUES_MAX - 1), must_find(qs, "one-more"));
 	assert_int_equal(queues_check_create(qs, "two-more", 8), -ENOSPC);
 }
 
-/* ---- records ---------------------------------------------------------- */
+/* ---- applying --------------------------------------------------------- */
 
-static void test_apply_every_verb(void **state)
+static void test_apply_every_operation(void **state)
 {
 	struct queues *qs = *state;
-	struct queue *q;
 
-	apply_ok(qs, "QUEUE jobs 3");
-	q = must_find(qs, "jobs");
-	apply_ok(qs, "PUSH jobs first item");
-	apply_ok(qs, "PUSH jobs ");          /* an empty item */
-	apply_ok(qs, "PUSH jobs  two  spaces ");
-	expect_description(q, "jobs cap=3 sealed=0 depth=3 bytes=26 items=[first item][][ two  spaces ]\n");
-	/* PUSH is a replay of an accepted item: the capacity does not stop it. */
-	apply_ok(qs, "PUSH jobs over");
-	expect_description(q, "jobs cap=3 sealed=0 depth=4 bytes=31 items=[first item][][ two  spaces ][over]\n");
-	apply_ok(qs, "POP jobs");
-	apply_ok(qs, "POP jobs");
-	expect_description(q, "jobs cap=3 sealed=0 depth=2 bytes=19 items=[ two  spaces ][over]\n");
-	apply_ok(qs, "RETURN jobs back again");
-	expect_description(q, "jobs cap=3 sealed=0 depth=3 bytes=30 items=[back again][ two  spaces ][over]\n");
-	apply_ok(qs, "RETURN jobs ");
-	expect_description(q, "jobs cap=3 sealed=0 depth=4 bytes=31 items=[][back again][ two  spaces ][over]\n");
-	apply_ok(qs, "SEAL jobs");
-	expect_description(q, "jobs cap=3 sealed=1 depth=4 bytes=31 items=[][back again][ two  spaces ][over]\n");
-	apply_ok(qs, "PUSH jobs after seal"); /* replay: accepted before the seal */
-	apply_ok(qs, "UNSEAL jobs");
-	apply_ok(qs, "CAPACITY jobs 100000");
-	expect_description(q, "jobs cap=100000 sealed=0 depth=5 bytes=42 items=[][back again][ two  spaces ][over][after seal]\n");
-	apply_ok(qs, "CAPACITY jobs 1");
-	apply_ok(qs, "SEAL jobs");
-	apply_ok(qs, "SEAL jobs"); /* twice is fine */
-	expect_description(q, "jobs cap=1 sealed=1 depth=5 bytes=42 items=[][back again][ two  spaces ][over][after seal]\n");
-	for (int i = 0; i < 5; i++)
-		apply_ok(qs, "POP jobs");
-	expect_description(q, "jobs cap=1 sealed=1 depth=0 bytes=0 items=\n");
-	assert_int_equal(apply(qs, "POP jobs"), -EINVAL);
-	apply_ok(qs, "DELETE jobs");
-	assert_null(by_name(qs, "jobs"));
+	create_ok(qs, "jobs", 3);
+	push_ok(qs, "jobs", "first item\n\n two  spaces ");
+	expect_description(qs, "jobs",
+			   "jobs cap=3 sealed=0 depth=3 bytes=26 items=[first item][][ two  spaces ] held=0:\n");
+	hold_expect(qs, "jobs", 4, 1, "first item");
+	hold_expect(qs, "jobs", 4, 2, "");
+	expect_description(qs, "jobs",
+			   "jobs cap=3 sealed=0 depth=1 bytes=14 items=[ two  spaces ] held=2:4/1[first item]4/2[]\n");
+	assert_int_equal(queues_bytes(qs), 26);
+	push_ok(qs, "jobs", "over\n");
+	assert_int_equal(ack(qs, "jobs", 4, 2), 0);
+	assert_int_equal(give_back(qs, "jobs", 4, 1), 0);
+	expect_description(qs, "jobs",
+			   "jobs cap=3 sealed=0 depth=3 bytes=30 items=[first item][ two  spaces ][over] held=0:\n");
+	assert_int_equal(seal(qs, "jobs", true), 0);
+	assert_int_equal(seal(qs, "jobs", true), 0); /* twice is fine */
+	expect_description(qs, "jobs",
+			   "jobs cap=3 sealed=1 depth=3 bytes=30 items=[first item][ two  spaces ][over] held=0:\n");
+	assert_int_equal(set_capacity(qs, "jobs", QUEUES_MAX_CAPACITY), 0);
+	assert_int_equal(push(qs, "jobs", "x"), -EPIPE);
+	assert_int_equal(seal(qs, "jobs", false), 0);
+	push_ok(qs, "jobs", "after");
+	assert_int_equal(set_capacity(qs, "jobs", 1), 0);
+	assert_int_equal(held(qs, "jobs", 9, 9, "loaded", 6), 0);
+	expect_description(qs, "jobs",
+			   "jobs cap=1 sealed=0 depth=4 bytes=36 items=[first item][ two  spaces ][over][after] held=1:9/9[loaded]\n");
+	assert_int_equal(queues_end_session(qs, 9), 1);
+	assert_int_equal(seal(qs, "jobs", true), 0);
+	pop_expect(qs, "jobs", "loaded");
+	pop_expect(qs, "jobs", "first item");
+	pop_expect(qs, "jobs", " two  spaces ");
+	pop_expect(qs, "jobs", "over");
+	pop_expect(qs, "jobs", "after");
+	assert_int_equal(pop(qs, "jobs", 1, 1, 100), 1);
+	expect_description(qs, "jobs", "jobs cap=1 sealed=1 depth=0 bytes=0 items= held=0:\n");
+	assert_int_equal(delete(qs, "jobs"), 0);
 	assert_null(queues_at(qs, 0));
 	assert_int_equal(queues_bytes(qs), 0);
 }
 
-static void test_apply_malformed(void **state)
+enum op { CREATE, DELETE, PUSH, POP, ACK, RETURN, SEAL, CAPACITY, HELD, END };
+
+static int run_op(struct queues *qs, enum op op, const char *name, size_t name_len,
+		  uint64_t session, uint64_t a, uint64_t b, const char *data, size_t len)
 {
-	static const char *const bad[] = {
-		"",
-		" ",
-		"QUEUE",
-		"QUEUE q",           /* no capacity */
-		"QUEUE q 5",         /* exists */
-		"QUEUE new",         /* no capacity */
-		"QUEUE new 0",
-		"QUEUE new 100001",
-		"QUEUE new -5",
-		"QUEUE new five",
-		"QUEUE new 5x",
-		"QUEUE new 5 6",
-		"QUEUE new ",
-		"QUEUE a/b 5",
-		"QUEUE . 5",
-		"QUEUE .. 5",
-		"QUEUE  5",          /* empty name */
-		"DELETE",
-		"DELETE nosuch",
-		"DELETE q extra",
-		"PUSH",
-		"PUSH q",            /* no item */
-		"PUSH nosuch item",
-		"PUSH  item",        /* empty name */
-		"POP",
-		"POP nosuch",
-		"POP q extra",
-		"RETURN q",
-		"RETURN nosuch x",
-		"SEAL",
-		"SEAL nosuch",
-		"SEAL q x",
-		"UNSEAL q x",
-		"UNSEAL nosuch",
-		"CAPACITY q",
-		"CAPACITY q 0",
-		"CAPACITY q 100001",
-		"CAPACITY q -1",
-		"CAPACITY q x",
-		"CAPACITY q 5 5",
-		"CAPACITY nosuch 5",
-		"FROB q",
-		"SET A 5",
-		"push q x",
-		"Pop q",
+	const char *item;
+	size_t item_len;
+	uint64_t id;
+
+	switch (op) {
+	case CREATE: return queues_apply_create(qs, name, name_len, a, &id);
+	case DELETE: return queues_apply_delete(qs, name, name_len, &id);
+	case PUSH: return queues_apply_push(qs, name, name_len, data, len);
+	case POP:
+		return queues_apply_pop(qs, name, name_len, session, a, b, &item, &item_len);
+	case ACK: return queues_apply_ack(qs, name, name_len, session, a);
+	case RETURN: return queues_apply_return(qs, name, name_len, session, a);
+	case SEAL: return queues_apply_seal(qs, name, name_len, a != 0);
+	case CAPACITY: return queues_apply_capacity(qs, name, name_len, a);
+	case HELD: return queues_apply_held(qs, name, name_len, session, a, data, len);
+	case END: return (int)queues_end_session(qs, session);
+	}
+	return -EINVAL;
+}
+
+/* Every refusal, and every operation that does nothing, leaves the
+ * registry as it was: its dump is the same before and after. */
+static void test_refusals_change_nothing(void **state)
+{
+	static const struct {
+		enum op op;
+		const char *name;
+		uint64_t session, a, b; /* a: capacity, reader or seal; b: room */
+		const char *data;
+		int rc;
+	} cases[] = {
+		{ CREATE, "", 0, 5, 0, NULL, -EINVAL },
+		{ CREATE, "..", 0, 5, 0, NULL, -EINVAL },
+		{ CREATE, "a/b", 0, 5, 0, NULL, -EINVAL },
+		{ CREATE, "new", 0, 0, 0, NULL, -EINVAL },
+		{ CREATE, "new", 0, QUEUES_MAX_CAPACITY + 1, 0, NULL, -EINVAL },
+		{ CREATE, "new", 0, UINT64_MAX, 0, NULL, -EINVAL },
+		{ CREATE, "q", 0, 5, 0, NULL, -EEXIST },
+		{ CREATE, "q", 0, 0, 0, NULL, -EINVAL }, /* the capacity is said first */
+		{ DELETE, "nosuch", 0, 0, 0, NULL, -ENOENT },
+		{ DELETE, "", 0, 0, 0, NULL, -ENOENT },
+		{ PUSH, "nosuch", 0, 0, 0, "a", -ENOENT },
+		{ PUSH, "q", 0, 0, 0, "", -EINVAL },
+		{ PUSH, "q", 0, 0, 0, "a\nb", -EAGAIN },
+		{ PUSH, "q", 0, 0, 0, "1\n2\n3\n4", -EFBIG },
+		{ PUSH, "sealed", 0, 0, 0, "a", -EPIPE },
+		{ PUSH, "sealed", 0, 0, 0, "", -EINVAL },
+		{ POP, "nosuch", 1, 9, 100, NULL, -ENOENT },
+		{ POP, "q", 1, 1, 100, NULL, -EEXIST },  /* (1, 1) holds "x" */
+		{ POP, "q", 2, 1, 0, NULL, -EMSGSIZE },
+		{ POP, "q", 2, 1, 1, NULL, -EMSGSIZE }, /* "y\n" needs 2 */
+		{ POP, "empty", 2, 1, 100, NULL, -EAGAIN },
+		{ POP, "sealed", 1, 1, 100, NULL, -EAGAIN }, /* its last item is held */
+		{ ACK, "nosuch", 1, 1, 0, NULL, -ENOENT },
+		{ ACK, "q", 1, 2, 0, NULL, -ENOENT },
+		{ ACK, "q", 2, 1, 0, NULL, -ENOENT },
+		{ ACK, "empty", 1, 1, 0, NULL, -ENOENT },
+		{ RETURN, "nosuch", 1, 1, 0, NULL, -ENOENT },
+		{ RETURN, "q", 0, 1, 0, NULL, -ENOENT },
+		{ SEAL, "nosuch", 0, 1, 0, NULL, -ENOENT },
+		{ SEAL, "sealed", 0, 1, 0, NULL, 0 },
+		{ CAPACITY, "nosuch", 0, 5, 0, NULL, -ENOENT },
+		{ CAPACITY, "q", 0, 0, 0, NULL, -EINVAL },
+		{ CAPACITY, "q", 0, QUEUES_MAX_CAPACITY + 1, 0, NULL, -EINVAL },
+		{ CAPACITY, "q", 0, 3, 0, NULL, 0 },
+		{ HELD, "nosuch", 1, 5, 0, "a", -ENOENT },
+		{ HELD, "q", 1, 1, 0, "a", -EEXIST },
+		{ END, "", 99, 0, 0, NULL, 0 },
 	};
 	struct queues *qs = *state;
 	char *before, *after;
 
-	apply_ok(qs, "QUEUE q 5");
-	apply_ok(qs, "PUSH q x");
-	apply_ok(qs, "PUSH q y");
-	before = describe(qs);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		int rc = apply(qs, bad[i]);
+	create_ok(qs, "q", 3);
+	push_ok(qs, "q", "x\ny\nz");
+	hold_expect(qs, "q", 1, 1, "x");
+	create_ok(qs, "empty", 5);
+	create_ok(qs, "sealed", 2);
+	push_ok(qs, "sealed", "s");
+	hold_expect(qs, "sealed", 7, 7, "s");
+	assert_int_equal(seal(qs, "sealed", true), 0);
+	before = dump_text(qs);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *data = cases[i].data ? cases[i].data : "";
+		int rc = run_op(qs, cases[i].op, cases[i].name, strlen(cases[i].name),
+				cases[i].session, cases[i].a, cases[i].b, data, strlen(data));
 
-		if (rc != -EINVAL)
-			fail_msg("apply \"%s\": rc %d, want -EINVAL", bad[i], rc);
-		after = describe(qs);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu (%s): rc %d, want %d", i, cases[i].name, rc, cases[i].rc);
+		after = dump_text(qs);
 		if (strcmp(before, after) != 0)
-			fail_msg("apply \"%s\" changed\n%s into\n%s", bad[i], before, after);
+			fail_msg("case %zu (%s) changed\n%s into\n%s", i, cases[i].name, before, after);
 		free(after);
 	}
-	assert_null(by_name(qs, "new"));
 	free(before);
 }
 
-/* A record line is cut at len: what follows does not count. */
+/* Oversized input, as a damaged journal or a fuzzer may carry it: refused,
+ * nothing changed, nothing overflowed. */
+static void test_oversized_input_refused(void **state)
+{
+	struct queues *qs = *state;
+	char *huge = repeat('h', 20000), *name = repeat('n', RECORD_MAX_NAME);
+	size_t write_len = QUEUE_MAX_WRITE + 1, pos;
+	char *write = malloc(write_len);
+	char *before, *after;
+	uint64_t id;
+
+	assert_non_null(write);
+	create_ok(qs, "q", QUEUES_MAX_CAPACITY);
+	push_ok(qs, "q", "keep");
+	before = dump_text(qs);
+	assert_int_equal(push(qs, "q", huge), -EMSGSIZE);
+	assert_int_equal(held(qs, "q", 1, 1, huge, 20000), -EMSGSIZE);
+	/* Good items around the huge one: none enters. */
+	memcpy(huge, "ok\n", 3);
+	huge[10000] = '\n';
+	assert_int_equal(push(qs, "q", huge), -EMSGSIZE);
+	/* Items that each fit, in a write longer than QUEUE_MAX_WRITE. */
+	memset(write, 'w', write_len);
+	for (pos = QUEUE_MAX_ITEM; pos < write_len; pos += QUEUE_MAX_ITEM + 1)
+		write[pos] = '\n';
+	assert_true(queue_count_items(write, write_len) > 0);
+	assert_int_equal(queues_apply_push(qs, "q", 1, write, write_len), -EFBIG);
+	/* The longest name a record carries names no queue. */
+	assert_int_equal(queues_apply_create(qs, name, RECORD_MAX_NAME, 5, &id), -EINVAL);
+	assert_int_equal(queues_apply_push(qs, name, RECORD_MAX_NAME, "a", 1), -ENOENT);
+	/* Bytes past len do not count; a NUL in a name is not a name. */
+	assert_int_equal(queues_apply_push(qs, "q\0", 2, "a", 1), -ENOENT);
+	assert_int_equal(queues_apply_create(qs, "q\0x", 3, 5, &id), -EINVAL);
+	after = dump_text(qs);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	free(huge);
+	free(name);
+	free(write);
+}
+
+/* Only len bytes of a name or of the items count. */
 static void test_apply_uses_len(void **state)
 {
 	struct queues *qs = *state;
+	uint64_t id;
 
-	assert_int_equal(queues_apply(qs, "QUEUE q 12345", 9), 0);
-	expect_description(must_find(qs, "q"), "q cap=1 sealed=0 depth=0 bytes=0 items=\n");
-	assert_int_equal(queues_apply(qs, "PUSH q abcdef", 9), 0);
+	assert_int_equal(queues_apply_create(qs, "q12345", 1, 1, &id), 0);
+	assert_int_equal(queues_apply_push(qs, "qrs", 1, "abcdef", 2), 0);
+	expect_description(qs, "q", "q cap=1 sealed=0 depth=1 bytes=3 items=[ab] held=0:\n");
+	assert_int_equal(set_capacity(qs, "q", 2), 0);
 	/* A NUL inside an item is an ordinary byte. */
-	assert_int_equal(queues_apply(qs, "PUSH q a\0b", 10), 0);
-	expect_description(must_find(qs, "q"), "q cap=1 sealed=0 depth=2 bytes=7 items=[ab][a\\x00b]\n");
+	assert_int_equal(queues_apply_push(qs, "q", 1, "a\0b", 3), 0);
+	expect_description(qs, "q", "q cap=2 sealed=0 depth=2 bytes=7 items=[ab][a\\x00b] held=0:\n");
 }
 
 static void test_check_push(void **state)
@@ -553,10 +766,10 @@ static void test_check_push(void **state)
 	struct queue *q;
 	char *before, *after;
 
-	apply_ok(qs, "QUEUE q 3");
+	create_ok(qs, "q", 3);
 	q = must_find(qs, "q");
-	apply_ok(qs, "PUSH q one");
-	before = describe(qs);
+	push_ok(qs, "q", "one");
+	before = dump_text(qs);
 	assert_int_equal(queues_check_push(qs, q, "a\nb", 3), 0);
 	assert_int_equal(queues_check_push(qs, q, "a\nb\n", 4), 0);
 	assert_int_equal(queues_check_push(qs, q, "a\nb\nc", 5), -EAGAIN);
@@ -564,11 +777,11 @@ static void test_check_push(void **state)
 	assert_int_equal(queues_check_push(qs, q, "", 0), -EINVAL);
 	assert_int_equal(queues_check_push(qs, q, big, strlen(big)), -EMSGSIZE);
 	assert_int_equal(queues_check_push(qs, q, max, strlen(max)), 0);
-	apply_ok(qs, "SEAL q");
+	assert_int_equal(seal(qs, "q", true), 0);
 	assert_int_equal(queues_check_push(qs, q, "a", 1), -EPIPE);
-	apply_ok(qs, "UNSEAL q");
+	assert_int_equal(seal(qs, "q", false), 0);
 	/* Checking changes nothing. */
-	after = describe(qs);
+	after = dump_text(qs);
 	assert_string_equal(before, after);
 	free(after);
 	free(before);
@@ -576,32 +789,46 @@ static void test_check_push(void **state)
 	free(max);
 }
 
+/* Pushes whole QUEUE_MAX_ITEM items onto name until n are in. */
+static void fill(struct queues *qs, const char *name, size_t n)
+{
+	const size_t per_push = 200, cost = QUEUE_MAX_ITEM + 1;
+	char *text = malloc(per_push * cost);
+
+	assert_non_null(text);
+	for (size_t i = 0; i < per_push; i++) {
+		memset(text + i * cost, 'i', QUEUE_MAX_ITEM);
+		text[i * cost + QUEUE_MAX_ITEM] = '\n';
+	}
+	while (n > 0) {
+		size_t k = n < per_push ? n : per_push;
+
+		assert_int_equal(queues_apply_push(qs, name, strlen(name), text, k * cost), 0);
+		n -= k;
+	}
+	free(text);
+}
+
 static void test_total_bytes_limit(void **state)
 {
 	struct queues *qs = *state;
 	const size_t item_cost = QUEUE_MAX_ITEM + 1;
 	const size_t full = QUEUES_MAX_BYTES / item_cost; /* whole items that fit */
-	char *line = malloc(QUEUES_RECORD_MAX);
 	char *item = repeat('i', QUEUE_MAX_ITEM);
 	struct queue *q, *other;
-	uint64_t bytes;
-	size_t n, rest;
+	char *before, *after;
+	size_t rest;
 
-	assert_non_null(line);
-	apply_ok(qs, "QUEUE big 100000");
-	apply_ok(qs, "QUEUE other 10");
+	create_ok(qs, "big", QUEUES_MAX_CAPACITY);
+	create_ok(qs, "other", 10);
 	q = must_find(qs, "big");
 	other = must_find(qs, "other");
-	n = queues_record(line, "PUSH", q, item, QUEUE_MAX_ITEM);
-	for (size_t i = 0; i < full; i++)
-		assert_int_equal(queues_apply(qs, line, n), 0);
-	bytes = queues_bytes(qs);
-	assert_int_equal(bytes, full * item_cost);
+	fill(qs, "big", full);
+	assert_int_equal(queues_bytes(qs), full * item_cost);
 	/* Leave room for exactly two bytes: one one-byte item. */
-	rest = QUEUES_MAX_BYTES - bytes - 2;
+	rest = QUEUES_MAX_BYTES - full * item_cost - 2;
 	assert_true(rest >= 1 && rest <= QUEUE_MAX_ITEM);
-	n = queues_record(line, "PUSH", other, item, rest - 1);
-	assert_int_equal(queues_apply(qs, line, n), 0);
+	assert_int_equal(queues_apply_push(qs, "other", 5, item, rest - 1), 0);
 	assert_int_equal(queues_bytes(qs), QUEUES_MAX_BYTES - 2);
 
 	/* The limit is over all queues together: any queue is refused. */
@@ -609,119 +836,251 @@ static void test_total_bytes_limit(void **state)
 	assert_int_equal(queues_check_push(qs, q, "ab", 2), -ENOSPC);
 	assert_int_equal(queues_check_push(qs, other, "a\nb", 3), -ENOSPC);
 	assert_int_equal(queues_check_push(qs, other, "a", 1), 0);
-	apply_ok(qs, "PUSH other a");
+	assert_int_equal(queues_check_push(qs, other, "a\n", 2), 0);
+	before = dump_text(qs);
+	assert_int_equal(push(qs, "other", "ab"), -ENOSPC);
+	assert_int_equal(held(qs, "other", 1, 1, "ab", 2), -ENOSPC);
+	after = dump_text(qs);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	push_ok(qs, "other", "a");
 	assert_int_equal(queues_bytes(qs), QUEUES_MAX_BYTES);
 	assert_int_equal(queues_check_push(qs, other, "a", 1), -ENOSPC);
 	assert_int_equal(queues_check_push(qs, q, "\n", 1), -ENOSPC);
+	assert_int_equal(held(qs, "other", 1, 1, "", 0), -ENOSPC);
 	/* The other errors still come first where they apply. */
-	apply_ok(qs, "SEAL other");
+	assert_int_equal(seal(qs, "other", true), 0);
 	assert_int_equal(queues_check_push(qs, other, "a", 1), -EPIPE);
-	apply_ok(qs, "UNSEAL other");
-	/* Taking an item makes room again. */
-	apply_ok(qs, "POP big");
+	assert_int_equal(seal(qs, "other", false), 0);
+	/* A held item still counts: memory is not free until it is received. */
+	hold_expect(qs, "big", 1, 1, item);
+	assert_int_equal(queues_bytes(qs), QUEUES_MAX_BYTES);
+	assert_int_equal(queues_check_push(qs, other, "a", 1), -ENOSPC);
+	assert_int_equal(give_back(qs, "big", 1, 1), 0);
+	assert_int_equal(queues_bytes(qs), QUEUES_MAX_BYTES);
+	/* Received: room again. */
+	pop_expect(qs, "big", item);
 	assert_int_equal(queues_bytes(qs), QUEUES_MAX_BYTES - item_cost);
 	assert_int_equal(queues_check_push(qs, other, "a", 1), 0);
 	assert_int_equal(queues_check_push(qs, q, item, QUEUE_MAX_ITEM), 0);
-	free(line);
 	free(item);
 }
 
-static void test_record_format(void **state)
+/* ---- held items ------------------------------------------------------- */
+
+static void test_pop_emsgsize_leaves_item(void **state)
 {
 	struct queues *qs = *state;
-	char *name = repeat('N', QUEUE_NAME_MAX), *item = repeat('I', QUEUE_MAX_ITEM);
-	char line[QUEUES_RECORD_MAX + 1];
-	struct queue *q;
-	char qline[128];
-	size_t n;
+	char *max = repeat('m', QUEUE_MAX_ITEM);
+	const char *item;
+	size_t len;
 
-	apply_ok(qs, "QUEUE jobs 3");
-	q = must_find(qs, "jobs");
-	n = queues_record(line, "POP", q, NULL, 0);
-	assert_int_equal(n, 8);
-	assert_memory_equal(line, "POP jobs", 8);
-	n = queues_record(line, "PUSH", q, "a b", 3);
-	assert_int_equal(n, 13);
-	assert_memory_equal(line, "PUSH jobs a b", 13);
-	n = queues_record(line, "PUSH", q, "", 0);
-	assert_int_equal(n, 10);
-	assert_memory_equal(line, "PUSH jobs ", 10);
-	n = queues_record(line, "PUSH", q, "a\0b", 3);
-	assert_int_equal(n, 13);
-	assert_memory_equal(line, "PUSH jobs a\0b", 13);
-
-	/* The longest record fits in QUEUES_RECORD_MAX and applies. */
-	snprintf(qline, sizeof(qline), "QUEUE %s 2", name);
-	apply_ok(qs, qline);
-	q = must_find(qs, name);
-	memset(line, 0x5a, sizeof(line));
-	n = queues_record(line, "RETURN", q, item, QUEUE_MAX_ITEM);
-	assert_int_equal(n, 7 + QUEUE_NAME_MAX + 1 + QUEUE_MAX_ITEM);
-	assert_true(n <= QUEUES_RECORD_MAX);
-	assert_int_equal((unsigned char)line[QUEUES_RECORD_MAX], 0x5a);
-	assert_int_equal(queues_apply(qs, line, n), 0);
-	n = queues_record(line, "PUSH", q, item, QUEUE_MAX_ITEM);
-	assert_int_equal(queues_apply(qs, line, n), 0);
-	assert_int_equal(queues_bytes(qs), 2 * (QUEUE_MAX_ITEM + 1));
-	free(name);
-	free(item);
+	create_ok(qs, "small", 10);
+	push_ok(qs, "small", "hello\nworld");
+	/* "hello\n" needs 6 bytes. */
+	assert_int_equal(pop(qs, "small", 1, 1, 5), -EMSGSIZE);
+	assert_int_equal(pop(qs, "small", 1, 1, 1), -EMSGSIZE);
+	assert_int_equal(pop(qs, "small", 1, 1, 0), -EMSGSIZE);
+	assert_int_equal(queue_check_pop(must_find(qs, "small"), 5), -EMSGSIZE);
+	expect_description(qs, "small",
+			   "small cap=10 sealed=0 depth=2 bytes=12 items=[hello][world] held=0:\n");
+	assert_int_equal(queue_check_pop(must_find(qs, "small"), 6), 0);
+	assert_int_equal(queues_apply_pop(qs, "small", 5, 1, 1, 6, &item, &len), 0);
+	assert_int_equal(len, 5);
+	assert_memory_equal(item, "hello", 5);
+	assert_int_equal(ack(qs, "small", 1, 1), 0);
+	/* The largest item needs QUEUE_MAX_ITEM + 1. */
+	push_ok(qs, "small", max);
+	pop_expect(qs, "small", "world");
+	assert_int_equal(pop(qs, "small", 1, 1, QUEUE_MAX_ITEM), -EMSGSIZE);
+	assert_int_equal(stats(qs, "small").depth, 1);
+	assert_int_equal(queues_apply_pop(qs, "small", 5, 1, 1, QUEUE_MAX_ITEM + 1, &item, &len),
+			 0);
+	assert_int_equal(len, QUEUE_MAX_ITEM);
+	assert_memory_equal(item, max, QUEUE_MAX_ITEM);
+	free(max);
 }
 
-/* ---- snapshots -------------------------------------------------------- */
+/* Pops, acks and returns across queues and sessions; an ended session's
+ * items come back at the head of each queue, in the order they were
+ * popped. */
+static void test_pop_ack_return_end_session(void **state)
+{
+	struct queues *qs = *state;
+
+	create_ok(qs, "a", 10);
+	create_ok(qs, "b", 10);
+	push_ok(qs, "a", "a1\na2\na3\na4\na5");
+	push_ok(qs, "b", "b1\nb2\nb3");
+	hold_expect(qs, "a", 1, 1, "a1");
+	hold_expect(qs, "a", 2, 1, "a2");
+	hold_expect(qs, "b", 1, 1, "b1"); /* the same reader may hold in each queue */
+	hold_expect(qs, "a", 1, 2, "a3");
+	hold_expect(qs, "b", 1, 2, "b2");
+	hold_expect(qs, "a", 1, 3, "a4");
+	assert_int_equal(ack(qs, "a", 1, 3), 0);       /* a4 received */
+	assert_int_equal(give_back(qs, "b", 1, 2), 0); /* b2 not: first again */
+	expect_description(qs, "a",
+			   "a cap=10 sealed=0 depth=1 bytes=3 items=[a5] held=3:1/1[a1]2/1[a2]1/2[a3]\n");
+	expect_description(qs, "b",
+			   "b cap=10 sealed=0 depth=2 bytes=6 items=[b2][b3] held=1:1/1[b1]\n");
+	/* Session 1 is gone. */
+	assert_int_equal(queues_end_session(qs, 1), 3);
+	expect_description(qs, "a",
+			   "a cap=10 sealed=0 depth=3 bytes=9 items=[a1][a3][a5] held=1:2/1[a2]\n");
+	expect_description(qs, "b",
+			   "b cap=10 sealed=0 depth=3 bytes=9 items=[b1][b2][b3] held=0:\n");
+	assert_int_equal(queues_end_session(qs, 1), 0);
+	assert_int_equal(ack(qs, "a", 1, 1), -ENOENT);
+	/* Session 2's item was received after all. */
+	assert_int_equal(ack(qs, "a", 2, 1), 0);
+	assert_int_equal(queues_end_session(qs, 2), 0);
+	pop_expect(qs, "a", "a1");
+	pop_expect(qs, "a", "a3");
+	pop_expect(qs, "a", "a5");
+	assert_int_equal(pop(qs, "a", 1, 1, 100), -EAGAIN);
+	assert_int_equal(stats(qs, "a").total_out, 5);
+	assert_int_equal(queues_bytes(qs), 9);
+}
+
+/* A deleted queue takes its held items with it. */
+static void test_delete_drops_held_items(void **state)
+{
+	struct queues *qs = *state;
+
+	create_ok(qs, "doomed", 5);
+	push_ok(qs, "doomed", "a\nb");
+	hold_expect(qs, "doomed", 1, 1, "a");
+	assert_int_equal(held(qs, "doomed", 2, 1, "c", 1), 0);
+	assert_int_equal(delete(qs, "doomed"), 0);
+	assert_int_equal(queues_bytes(qs), 0);
+	assert_int_equal(ack(qs, "doomed", 1, 1), -ENOENT);
+	assert_int_equal(give_back(qs, "doomed", 1, 1), -ENOENT);
+	assert_int_equal(queues_end_session(qs, 1), 0);
+	/* A new queue of the same name holds nothing of the old one. */
+	create_ok(qs, "doomed", 5);
+	assert_int_equal(queues_end_session(qs, 2), 0);
+	assert_int_equal(ack(qs, "doomed", 1, 1), -ENOENT);
+	expect_description(qs, "doomed", "doomed cap=5 sealed=0 depth=0 bytes=0 items= held=0:\n");
+}
+
+/* ---- dumps ------------------------------------------------------------ */
 
 static void test_dump_empty_registry(void **state)
 {
 	struct queues *qs = *state;
-	struct dumped d = { { 0 }, 0 };
+	struct dumped d = { { 0 }, 0, { 0 } };
 
-	queues_dump(qs, emit, &d);
-	assert_int_equal(d.lines, 0);
-	buf_free(&d.text);
+	assert_int_equal(queues_dump(qs, emit_text, &d), 0);
+	assert_int_equal(d.records, 0);
+	free(d.text.text);
+}
+
+/* One empty queue, one with held items: every record, in order. */
+static void test_dump_records(void **state)
+{
+	struct queues *qs = *state;
+	char *got;
+
+	create_ok(qs, "e", 7);
+	create_ok(qs, "jobs", 5);
+	push_ok(qs, "jobs", "a\n\nb c\nd");
+	hold_expect(qs, "jobs", 3, 1, "a");
+	hold_expect(qs, "jobs", 2, 9, "");
+	assert_int_equal(set_capacity(qs, "jobs", 1), 0);
+	assert_int_equal(seal(qs, "jobs", true), 0);
+	got = dump_text(qs);
+	assert_string_equal(got,
+			    "CREATE e u=7 v=0 []\n"
+			    "CAPACITY e u=7 v=0 []\n"
+			    "CREATE jobs u=2 v=0 []\n"
+			    "PUSH jobs u=0 v=0 [b c\\x0ad\\x0a]\n"
+			    "HELD jobs u=1 v=3 [a]\n"
+			    "HELD jobs u=9 v=2 []\n"
+			    "CAPACITY jobs u=1 v=0 []\n"
+			    "SEAL jobs u=1 v=0 []\n");
+	free(got);
+}
+
+struct stop_after {
+	unsigned left, emitted;
+};
+
+static int emit_until(void *arg, const struct record *r)
+{
+	struct stop_after *s = arg;
+
+	(void)r;
+	s->emitted++;
+	return --s->left ? 0 : -EIO;
+}
+
+static void test_dump_stops_when_emit_fails(void **state)
+{
+	struct queues *qs = *state;
+	struct stop_after s = { 3, 0 };
+
+	create_ok(qs, "a", 5);
+	push_ok(qs, "a", "x");
+	create_ok(qs, "b", 5);
+	assert_int_equal(queues_dump(qs, emit_until, &s), -EIO);
+	assert_int_equal(s.emitted, 3);
 }
 
 static void test_dump_roundtrip(void **state)
 {
 	struct queues *qs = *state, *copy, *copy2;
 	char *n64 = repeat('z', QUEUE_NAME_MAX), *item = repeat('x', QUEUE_MAX_ITEM);
-	char line[QUEUES_RECORD_MAX];
-	struct queue *q;
-	size_t n;
+	struct dumped d = { { 0 }, 0, { 0 } };
+	uint64_t id;
 
-	apply_ok(qs, "QUEUE empty 7");
-	apply_ok(qs, "QUEUE words 10");
-	apply_ok(qs, "PUSH words hello world");
-	apply_ok(qs, "PUSH words ");
-	apply_ok(qs, "PUSH words   leading and trailing  ");
-	apply_ok(qs, "PUSH words PUSH words fake record");
-	apply_ok(qs, "PUSH words tab\there");
-	apply_ok(qs, "PUSH words ");
-	assert_int_equal(queues_apply(qs, "PUSH words nul\0byte", 19), 0);
-	apply_ok(qs, "QUEUE gone 3");
-	apply_ok(qs, "PUSH gone never seen");
-	apply_ok(qs, "QUEUE sealed 4");
-	apply_ok(qs, "PUSH sealed s1");
-	apply_ok(qs, "PUSH sealed s2");
-	apply_ok(qs, "POP sealed");
-	apply_ok(qs, "SEAL sealed");
-	apply_ok(qs, "QUEUE sealed-empty 2");
-	apply_ok(qs, "SEAL sealed-empty");
-	apply_ok(qs, "DELETE gone");
+	create_ok(qs, "empty", 7);
+	create_ok(qs, "words", 10);
+	push_ok(qs, "words", "hello world\n\n  leading and trailing  \nPUSH words fake\ntab\there\n\n");
+	assert_int_equal(queues_apply_push(qs, "words", 5, "nul\0byte", 8), 0);
+	create_ok(qs, "gone", 3);
+	push_ok(qs, "gone", "never seen");
+	create_ok(qs, "sealed", 4);
+	push_ok(qs, "sealed", "s1\ns2");
+	pop_expect(qs, "sealed", "s1");
+	assert_int_equal(seal(qs, "sealed", true), 0);
+	create_ok(qs, "sealed-empty", 2);
+	assert_int_equal(seal(qs, "sealed-empty", true), 0);
+	assert_int_equal(delete(qs, "gone"), 0);
 	/* Over its capacity: full, and an item returned at the head. */
-	apply_ok(qs, "QUEUE over 2");
-	apply_ok(qs, "PUSH over o1");
-	apply_ok(qs, "PUSH over o2");
-	apply_ok(qs, "RETURN over o0");
-	/* Capacity lowered below the depth. */
-	apply_ok(qs, "QUEUE shrunk 50");
-	for (int i = 0; i < 6; i++)
-		apply_ok(qs, "PUSH shrunk s");
-	apply_ok(qs, "CAPACITY shrunk 3");
-	/* The longest name and item. */
-	snprintf(line, sizeof(line), "QUEUE %s 1", n64);
-	apply_ok(qs, line);
-	q = must_find(qs, n64);
-	n = queues_record(line, "PUSH", q, item, QUEUE_MAX_ITEM);
-	assert_int_equal(queues_apply(qs, line, n), 0);
+	create_ok(qs, "over", 2);
+	push_ok(qs, "over", "o0\no1");
+	hold_expect(qs, "over", 1, 1, "o0");
+	push_ok(qs, "over", "o2");
+	assert_int_equal(give_back(qs, "over", 1, 1), 0);
+	/* Capacity lowered below the depth, and items held in it. */
+	create_ok(qs, "shrunk", 50);
+	push_ok(qs, "shrunk", "s\ns\ns\ns\ns\ns\nh1\nh2");
+	assert_int_equal(set_capacity(qs, "shrunk", 3), 0);
+	assert_int_equal(held(qs, "shrunk", 4, 2, "h1", 2), 0);
+	assert_int_equal(held(qs, "shrunk", 3, 2, "h2", 2), 0);
+	assert_int_equal(held(qs, "shrunk", 4, 1, "", 0), 0);
+	/* Sealed with its last item held. */
+	create_ok(qs, "draining", 3);
+	push_ok(qs, "draining", "d");
+	assert_int_equal(seal(qs, "draining", true), 0);
+	hold_expect(qs, "draining", 8, 8, "d");
+	/* The longest name, and enough of the largest items for several PUSH
+	 * records. */
+	assert_int_equal(queues_apply_create(qs, n64, QUEUE_NAME_MAX, 1000, &id), 0);
+	fill(qs, n64, 600);
+	assert_int_equal(queues_apply_held(qs, n64, QUEUE_NAME_MAX, 1, 1, item, QUEUE_MAX_ITEM), 0);
+
+	buf_add(&d.text, "", 0);
+	assert_int_equal(queues_dump(qs, emit_text, &d), 0);
+	/* 254 of the largest items fill a PUSH: 600 take 3. */
+	assert_int_equal(d.kinds[RECORD_QUEUE_PUSH], 4 + 3);
+	assert_int_equal(d.kinds[RECORD_QUEUE_CREATE], 8);
+	assert_int_equal(d.kinds[RECORD_QUEUE_HELD], 5);
+	assert_int_equal(d.kinds[RECORD_QUEUE_SEAL], 3);
+	assert_int_equal(d.kinds[RECORD_QUEUE_RETURN], 0);
+	free(d.text.text);
 
 	copy = roundtrip(qs);
 	/* What the copy does next is what the original would do. */
@@ -729,9 +1088,16 @@ static void test_dump_roundtrip(void **state)
 	assert_false(queue_has_room(must_find(copy, "shrunk"), 1));
 	assert_true(queue_has_room(must_find(copy, "words"), 3));
 	assert_false(queue_has_room(must_find(copy, "words"), 4));
-	assert_int_equal(queues_check_push(copy, must_find(copy, "sealed"), "x", 1), -EPIPE);
-	assert_null(by_name(copy, "gone"));
-	/* And a dump of the copy replays to the same again. */
+	assert_int_equal(push(copy, "sealed", "x"), -EPIPE);
+	assert_int_equal(pop(copy, "draining", 1, 1, 100), -EAGAIN);
+	assert_null(queues_by_name(copy, "gone", 4));
+	assert_int_equal(queues_end_session(copy, 4), 2);
+	assert_int_equal(queues_end_session(qs, 4), 2);
+	pop_expect(copy, "shrunk", "h1");
+	pop_expect(copy, "shrunk", "");
+	pop_expect(copy, "shrunk", "s");
+	pop_expect(copy, "over", "o0");
+	/* And a dump of the copy applies to the same again. */
 	copy2 = roundtrip(copy);
 	queues_free(copy2);
 	queues_free(copy);
@@ -739,1010 +1105,156 @@ static void test_dump_roundtrip(void **state)
 	free(item);
 }
 
-/* The largest capacity, full, and one item returned over it: the snapshot
- * must still replay (its QUEUE record carries the depth). */
+/* Two registries with the same queues, reached by different histories,
+ * dump the same records. */
+static void test_dump_depends_on_content_only(void **state)
+{
+	struct queues *qs = *state, *other = queues_new(QUEUES_DEFAULT_CAPACITY);
+	char *a, *b;
+
+	assert_non_null(other);
+	create_ok(qs, "tmp", 3);
+	create_ok(qs, "jobs", 4);
+	push_ok(qs, "jobs", "x\ny");
+	pop_expect(qs, "jobs", "x");
+	push_ok(qs, "jobs", "z\nw");
+	hold_expect(qs, "jobs", 1, 1, "y");
+	hold_expect(qs, "jobs", 2, 1, "z");
+	assert_int_equal(give_back(qs, "jobs", 2, 1), 0);
+	assert_int_equal(delete(qs, "tmp"), 0);
+
+	create_ok(other, "jobs", 2);
+	push_ok(other, "jobs", "z\nw");
+	assert_int_equal(held(other, "jobs", 1, 1, "y", 1), 0);
+	assert_int_equal(set_capacity(other, "jobs", 4), 0);
+
+	a = dump_text(qs);
+	b = dump_text(other);
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	queues_free(other);
+}
+
+/* The largest capacity, full, and items returned over it: no capacity
+ * takes them all, and the dump still applies. */
 static void test_dump_over_largest_capacity(void **state)
 {
 	struct queues *qs = *state, *copy;
-	char line[64];
+	struct dumped d = { { 0 }, 0, { 0 } };
+	size_t depth;
 
-	snprintf(line, sizeof(line), "QUEUE huge %u", QUEUES_MAX_CAPACITY);
-	apply_ok(qs, line);
-	for (unsigned i = 0; i < QUEUES_MAX_CAPACITY; i++)
-		apply_ok(qs, "PUSH huge i");
-	apply_ok(qs, "POP huge");
-	apply_ok(qs, "PUSH huge i");
-	apply_ok(qs, "RETURN huge r");
+	create_ok(qs, "huge", QUEUES_MAX_CAPACITY);
+	for (size_t i = 0; i < QUEUES_MAX_CAPACITY; i += 1000) {
+		char text[2000];
+
+		for (size_t k = 0; k < 1000; k++) {
+			text[2 * k] = 'i';
+			text[2 * k + 1] = '\n';
+		}
+		assert_int_equal(queues_apply_push(qs, "huge", 4, text, sizeof(text)), 0);
+	}
+	hold_expect(qs, "huge", 1, 1, "i");
+	hold_expect(qs, "huge", 1, 2, "i");
+	hold_expect(qs, "huge", 1, 3, "i");
+	push_ok(qs, "huge", "a\nb\nc");
+	assert_int_equal(give_back(qs, "huge", 1, 3), 0);
+	assert_int_equal(queues_end_session(qs, 1), 2);
+	hold_expect(qs, "huge", 5, 5, "i");
+	depth = stats(qs, "huge").depth;
+	assert_int_equal(depth, QUEUES_MAX_CAPACITY + 2);
+	buf_add(&d.text, "", 0);
+	assert_int_equal(queues_dump(qs, emit_text, &d), 0);
+	assert_int_equal(d.kinds[RECORD_QUEUE_RETURN], 2);
+	assert_int_equal(d.kinds[RECORD_QUEUE_HELD], 3);
+	free(d.text.text);
 	copy = roundtrip(qs);
+	assert_int_equal(stats(copy, "huge").depth, depth);
+	assert_int_equal(stats(copy, "huge").held, 1);
 	queues_free(copy);
 }
 
-/* ---- the state's queue functions ------------------------------------- */
-
-static int setup_state(void **state)
+/* A fixed pseudo-random walk over every operation, with arguments in and
+ * out of bounds: each refusal leaves the dump as it was, every popped item
+ * is within bounds, and the registry at the end dumps and applies whole. */
+static uint64_t next_random(uint64_t *x)
 {
-	*state = state_new(16, NULL);
-	return *state ? 0 : -1;
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
 }
 
-static int teardown_state(void **state)
+static void test_random_walk(void **state)
 {
-	state_free(*state);
-	return 0;
-}
+	static const char *const names[] = { "a", "b", "c", "bad name" };
+	static const char *const texts[] = { "x", "x\ny", "\n", "1\n2\n3\n4\n5", "", "p\nq\n" };
+	static const uint64_t numbers[] = { 0, 1, 2, 3, 5, QUEUES_MAX_CAPACITY + 1, UINT64_MAX };
+	struct queues *qs = *state, *copy;
+	char *huge = repeat('h', 20000);
+	uint64_t x = 88172645463325252ull;
+	unsigned done[END + 1] = { 0 };
 
-static uint64_t create_ok(struct state *st, const char *name)
-{
-	uint64_t id = 0;
-	int rc = state_queue_create(st, name, strlen(name), &id);
-
-	if (rc != 0)
-		fail_msg("create \"%s\": rc %d", name, rc);
-	assert_true(id != 0);
-	return id;
-}
-
-static int spush(struct state *st, uint64_t id, const char *text)
-{
-	return state_queue_push(st, id, text, strlen(text));
-}
-
-static void spush_ok(struct state *st, uint64_t id, const char *text)
-{
-	int rc = spush(st, id, text);
-
-	if (rc != 0)
-		fail_msg("push \"%.40s\": rc %d", text, rc);
-}
-
-/* Pops the head item, which must be want. */
-static void spop_expect(struct state *st, uint64_t id, const char *want)
-{
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len = 99999;
-	int rc = state_queue_pop(st, id, QUEUE_MAX_ITEM + 1, item, &len);
-
-	if (rc != 0)
-		fail_msg("pop for \"%s\": rc %d", want, rc);
-	assert_int_equal(len, strlen(want));
-	assert_memory_equal(item, want, len);
-}
-
-static int spop_rc(struct state *st, uint64_t id)
-{
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len;
-
-	return state_queue_pop(st, id, sizeof(item), item, &len);
-}
-
-static struct queue_stats sstats(struct state *st, uint64_t id)
-{
-	struct queue_stats qs;
-
-	memset(&qs, 0, sizeof(qs));
-	assert_int_equal(state_queue_stats(st, id, NULL, &qs), 0);
-	return qs;
-}
-
-static void expect_sstats(struct state *st, uint64_t id, uint64_t depth, uint64_t bytes,
-			  uint64_t capacity, uint64_t in, uint64_t out, bool sealed)
-{
-	struct queue_stats qs = sstats(st, id);
-
-	assert_int_equal(qs.depth, depth);
-	assert_int_equal(qs.bytes, bytes);
-	assert_int_equal(qs.capacity, capacity);
-	assert_int_equal(qs.total_in, in);
-	assert_int_equal(qs.total_out, out);
-	assert_int_equal(qs.sealed, sealed);
-}
-
-static void test_state_create_find_at_delete(void **state)
-{
-	struct state *st = *state;
-	char name[QUEUE_NAME_MAX + 1];
-	struct queue_stats qs;
-	uint64_t a, b, id = 0, a2;
-
-	a = create_ok(st, "alpha");
-	b = create_ok(st, "beta");
-	assert_true(a != b);
-	assert_int_equal(state_queue_create(st, "alpha", 5, &id), -EEXIST);
-	assert_int_equal(state_queue_create(st, "a b", 3, &id), -EINVAL);
-	assert_int_equal(state_queue_create(st, "", 0, &id), -EINVAL);
-	assert_int_equal(state_queue_create(st, "..", 2, &id), -EINVAL);
-
-	assert_int_equal(state_queue_find(st, "beta", 4, &id, &qs), 0);
-	assert_int_equal(id, b);
-	assert_int_equal(qs.capacity, QUEUES_DEFAULT_CAPACITY);
-	assert_int_equal(qs.depth, 0);
-	assert_int_equal(state_queue_find(st, "gamma", 5, &id, NULL), -ENOENT);
-
-	assert_int_equal(state_queue_at(st, 0, &id, name, &qs), 0);
-	assert_int_equal(id, a);
-	assert_string_equal(name, "alpha");
-	assert_int_equal(state_queue_at(st, 1, &id, NULL, NULL), 0);
-	assert_int_equal(id, b);
-	assert_int_equal(state_queue_at(st, 2, &id, name, NULL), -ENOENT);
-
-	assert_int_equal(state_queue_stats(st, b, name, NULL), 0);
-	assert_string_equal(name, "beta");
-
-	assert_int_equal(state_queue_delete(st, "alpha", 5, &id), 0);
-	assert_int_equal(id, a);
-	assert_int_equal(state_queue_delete(st, "alpha", 5, &id), -ENOENT);
-	assert_int_equal(state_queue_find(st, "alpha", 5, &id, NULL), -ENOENT);
-	assert_int_equal(state_queue_at(st, 0, &id, name, NULL), 0);
-	assert_string_equal(name, "beta");
-	a2 = create_ok(st, "alpha");
-	assert_true(a2 != a && a2 != b);
-}
-
-static void test_state_queues_max(void **state)
-{
-	struct state *st = *state;
-	char name[16];
-	uint64_t id;
-
-	for (int i = 0; i < QUEUES_MAX; i++) {
-		snprintf(name, sizeof(name), "q%d", i);
-		create_ok(st, name);
-	}
-	assert_int_equal(state_queue_create(st, "last", 4, &id), -ENOSPC);
-	assert_int_equal(state_queue_find(st, "last", 4, &id, NULL), -ENOENT);
-	assert_int_equal(state_queue_delete(st, "q0", 2, &id), 0);
-	create_ok(st, "last");
-}
-
-static void test_state_push_pop_errors(void **state)
-{
-	struct state *st = *state;
-	char *big = repeat('b', QUEUE_MAX_ITEM + 1);
-	uint64_t id = create_ok(st, "jobs");
-
-	assert_int_equal(state_queue_set_capacity(st, id, 3), 0);
-	assert_int_equal(spop_rc(st, id), -EAGAIN);
-	spush_ok(st, id, "a\nb\n");
-	expect_sstats(st, id, 2, 4, 3, 2, 0, false);
-	assert_int_equal(spush(st, id, "c\nd"), -EAGAIN);
-	assert_int_equal(spush(st, id, "1\n2\n3\n4"), -EFBIG);
-	assert_int_equal(spush(st, id, big), -EMSGSIZE);
-	assert_int_equal(state_queue_push(st, id, "", 0), -EINVAL);
-	/* A good item then a bad one: nothing enters. */
-	{
-		size_t len = strlen(big) + 2;
-		char *text = malloc(len + 1);
-
-		assert_non_null(text);
-		memcpy(text, "c\n", 2);
-		memcpy(text + 2, big, strlen(big) + 1);
-		assert_int_equal(state_queue_push(st, id, text, len), -EMSGSIZE);
-		free(text);
-	}
-	expect_sstats(st, id, 2, 4, 3, 2, 0, false);
-	spush_ok(st, id, "\n");
-	expect_sstats(st, id, 3, 5, 3, 3, 0, false);
-	spop_expect(st, id, "a");
-	spop_expect(st, id, "b");
-	spop_expect(st, id, "");
-	assert_int_equal(spop_rc(st, id), -EAGAIN);
-	expect_sstats(st, id, 0, 0, 3, 3, 3, false);
-
-	/* Sealed: pushes fail, pops drain, then end of file (1). */
-	spush_ok(st, id, "x");
-	assert_int_equal(state_queue_seal(st, id, true), 0);
-	assert_int_equal(spush(st, id, "y"), -EPIPE);
-	spop_expect(st, id, "x");
-	assert_int_equal(spop_rc(st, id), 1);
-	assert_int_equal(spop_rc(st, id), 1);
-	expect_sstats(st, id, 0, 0, 3, 4, 4, true);
-	assert_int_equal(state_queue_seal(st, id, false), 0);
-	assert_int_equal(spop_rc(st, id), -EAGAIN);
-	spush_ok(st, id, "y");
-	spop_expect(st, id, "y");
-
-	/* Capacity: 1..QUEUES_MAX_CAPACITY. */
-	assert_int_equal(state_queue_set_capacity(st, id, 0), -EINVAL);
-	assert_int_equal(state_queue_set_capacity(st, id, QUEUES_MAX_CAPACITY + 1), -EINVAL);
-	assert_int_equal(sstats(st, id).capacity, 3);
-	assert_int_equal(state_queue_set_capacity(st, id, QUEUES_MAX_CAPACITY), 0);
-	assert_int_equal(sstats(st, id).capacity, QUEUES_MAX_CAPACITY);
-	assert_int_equal(state_queue_set_capacity(st, id, 1), 0);
-	spush_ok(st, id, "z");
-	assert_int_equal(spush(st, id, "w"), -EAGAIN);
-	assert_int_equal(spush(st, id, "w\nv"), -EFBIG);
-	free(big);
-}
-
-static void test_state_pop_emsgsize_keeps_item(void **state)
-{
-	struct state *st = *state;
-	uint64_t id = create_ok(st, "small");
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len = 0;
-
-	spush_ok(st, id, "hello\nworld");
-	/* "hello\n" needs 6 bytes. */
-	assert_int_equal(state_queue_pop(st, id, 5, item, &len), -EMSGSIZE);
-	assert_int_equal(state_queue_pop(st, id, 1, item, &len), -EMSGSIZE);
-	assert_int_equal(state_queue_pop(st, id, 0, item, &len), -EMSGSIZE);
-	expect_sstats(st, id, 2, 12, QUEUES_DEFAULT_CAPACITY, 2, 0, false);
-	assert_int_equal(state_queue_pop(st, id, 6, item, &len), 0);
-	assert_int_equal(len, 5);
-	assert_memory_equal(item, "hello", 5);
-	/* An empty item needs one byte: its newline. */
-	spush_ok(st, id, "\n");
-	spop_expect(st, id, "world");
-	assert_int_equal(state_queue_pop(st, id, 0, item, &len), -EMSGSIZE);
-	assert_int_equal(state_queue_pop(st, id, 1, item, &len), 0);
-	assert_int_equal(len, 0);
-	/* The largest item needs QUEUE_MAX_ITEM + 1. */
-	{
-		char *max = repeat('m', QUEUE_MAX_ITEM);
-
-		spush_ok(st, id, max);
-		assert_int_equal(state_queue_pop(st, id, QUEUE_MAX_ITEM, item, &len), -EMSGSIZE);
-		assert_int_equal(sstats(st, id).depth, 1);
-		assert_int_equal(state_queue_pop(st, id, QUEUE_MAX_ITEM + 1, item, &len), 0);
-		assert_int_equal(len, QUEUE_MAX_ITEM);
-		assert_memory_equal(item, max, QUEUE_MAX_ITEM);
-		free(max);
-	}
-	expect_sstats(st, id, 0, 0, QUEUES_DEFAULT_CAPACITY, 4, 4, false);
-}
-
-static void test_state_unpop(void **state)
-{
-	struct state *st = *state;
-	uint64_t id = create_ok(st, "back");
-
-	assert_int_equal(state_queue_set_capacity(st, id, 2), 0);
-	spush_ok(st, id, "a\nb");
-	spop_expect(st, id, "a");
-	spush_ok(st, id, "c");
-	/* The reader of "a" was gone: back at the head, over the capacity. */
-	assert_int_equal(state_queue_unpop(st, id, "a", 1), 0);
-	expect_sstats(st, id, 3, 6, 2, 3, 0, false);
-	assert_int_equal(spush(st, id, "d"), -EAGAIN);
-	spop_expect(st, id, "a");
-	spop_expect(st, id, "b");
-	spop_expect(st, id, "c");
-}
-
-static void test_state_deleted_id(void **state)
-{
-	struct state *st = *state;
-	char item[QUEUE_MAX_ITEM + 1], name[QUEUE_NAME_MAX + 1];
-	struct queue_stats qs;
-	uint64_t id = create_ok(st, "doomed"), id2, got;
-	size_t len;
-
-	spush_ok(st, id, "a\nb");
-	assert_int_equal(state_queue_delete(st, "doomed", 6, &got), 0);
-	assert_int_equal(got, id);
-	assert_int_equal(spush(st, id, "c"), -ENOENT);
-	assert_int_equal(state_queue_pop(st, id, sizeof(item), item, &len), -ENOENT);
-	assert_int_equal(state_queue_unpop(st, id, "a", 1), -ENOENT);
-	assert_int_equal(state_queue_seal(st, id, true), -ENOENT);
-	assert_int_equal(state_queue_seal(st, id, false), -ENOENT);
-	assert_int_equal(state_queue_set_capacity(st, id, 5), -ENOENT);
-	assert_int_equal(state_queue_stats(st, id, name, &qs), -ENOENT);
-	/* A new queue of the same name is a different queue: the old id does
-	 * not reach it. */
-	id2 = create_ok(st, "doomed");
-	assert_true(id2 != id);
-	assert_int_equal(spush(st, id, "c"), -ENOENT);
-	assert_int_equal(state_queue_pop(st, id, sizeof(item), item, &len), -ENOENT);
-	expect_sstats(st, id2, 0, 0, QUEUES_DEFAULT_CAPACITY, 0, 0, false);
-	spush_ok(st, id2, "new");
-	spop_expect(st, id2, "new");
-}
-
-static void test_state_default_capacity(void **state)
-{
-	struct state *st = *state;
-	uint64_t id;
-
-	assert_int_equal(state_set_queue_capacity(st, 0), -EINVAL);
-	assert_int_equal(state_set_queue_capacity(st, QUEUES_MAX_CAPACITY + 1), -EINVAL);
-	assert_int_equal(state_set_queue_capacity(st, 7), 0);
-	id = create_ok(st, "seven");
-	assert_int_equal(sstats(st, id).capacity, 7);
-	/* Only before any queue exists. */
-	assert_int_equal(state_set_queue_capacity(st, 9), -EBUSY);
-	assert_int_equal(sstats(st, id).capacity, 7);
-	id = create_ok(st, "also-seven");
-	assert_int_equal(sstats(st, id).capacity, 7);
-}
-
-static void test_state_total_bytes_enospc(void **state)
-{
-	struct state *st = *state;
-	const size_t per_push = 200;
-	size_t len = per_push * (QUEUE_MAX_ITEM + 1);
-	char *text = malloc(len), *item = repeat('t', QUEUE_MAX_ITEM);
-	uint64_t a = create_ok(st, "a"), b = create_ok(st, "b");
-	uint64_t pushed = 0;
-	int rc = 0;
-
-	assert_non_null(text);
-	for (size_t i = 0; i < per_push; i++) {
-		memcpy(text + i * (QUEUE_MAX_ITEM + 1), item, QUEUE_MAX_ITEM);
-		text[i * (QUEUE_MAX_ITEM + 1) + QUEUE_MAX_ITEM] = '\n';
-	}
-	assert_int_equal(state_queue_set_capacity(st, a, QUEUES_MAX_CAPACITY), 0);
-	/* Whole pushes of 200 items until the limit refuses one. */
-	while ((rc = state_queue_push(st, a, text, len)) == 0)
-		pushed += per_push;
-	assert_int_equal(rc, -ENOSPC);
-	assert_true(pushed * (QUEUE_MAX_ITEM + 1) <= QUEUES_MAX_BYTES);
-	assert_true((pushed + per_push) * (QUEUE_MAX_ITEM + 1) > QUEUES_MAX_BYTES - (QUEUE_MAX_ITEM + 1));
-	expect_sstats(st, a, pushed, pushed * (QUEUE_MAX_ITEM + 1), QUEUES_MAX_CAPACITY, pushed, 0,
-		      false);
-	/* Single items until the limit: the total never passes it. */
-	while ((rc = state_queue_push(st, a, item, QUEUE_MAX_ITEM)) == 0)
-		pushed++;
-	assert_int_equal(rc, -ENOSPC);
-	assert_int_equal(sstats(st, a).depth, pushed);
-	assert_true(pushed * (QUEUE_MAX_ITEM + 1) <= QUEUES_MAX_BYTES);
-	assert_true((pushed + 1) * (QUEUE_MAX_ITEM + 1) > QUEUES_MAX_BYTES);
-	/* Another queue is refused too, with nothing changed. */
-	while ((rc = spush(st, b, "x")) == 0)
-		;
-	assert_int_equal(rc, -ENOSPC);
-	assert_true(sstats(st, a).bytes + sstats(st, b).bytes <= QUEUES_MAX_BYTES);
-	assert_int_equal(spush(st, b, "x"), -ENOSPC);
-	assert_int_equal(spush(st, b, "y"), -ENOSPC);
-	/* One item out: room again. */
-	{
-		char out[QUEUE_MAX_ITEM + 1];
-		size_t n;
-
-		assert_int_equal(state_queue_pop(st, a, sizeof(out), out, &n), 0);
-		assert_int_equal(n, QUEUE_MAX_ITEM);
-	}
-	spush_ok(st, b, "x");
-	free(text);
-	free(item);
-}
-
-/* Journal-like text through state_restore: queue records and instructions
- * mixed, as a snapshot holds them. */
-static void test_state_restore_records(void **state)
-{
-	struct state *st = *state;
-	static const char journal[] =
-		"SET A 5\n"
-		"QUEUE jobs 4\n"
-		"PUSH jobs one\n"
-		"PUSH jobs two words\n"
-		"PUSH jobs \n"
-		"ADD A 1\n"
-		"POP jobs\n"
-		"CAPACITY jobs 2\n"
-		"SEAL jobs\n"
-		"QUEUE other 9\n"
-		"DELETE other\n";
-	uint64_t id;
-
-	assert_int_equal(state_restore(st, journal, strlen(journal)), 0);
-	assert_int_equal(state_read_register(st, 0), 6);
-	assert_int_equal(state_queue_find(st, "other", 5, &id, NULL), -ENOENT);
-	assert_int_equal(state_queue_find(st, "jobs", 4, &id, NULL), 0);
-	assert_int_equal(sstats(st, id).depth, 2);
-	assert_int_equal(sstats(st, id).capacity, 2);
-	assert_true(sstats(st, id).sealed);
-	spop_expect(st, id, "two words");
-	spop_expect(st, id, "");
-	assert_int_equal(spop_rc(st, id), 1);
-	/* A record that does not apply is a damaged journal. */
-	assert_int_equal(state_restore(st, "POP nosuch\n", 11), -EBADMSG);
-	assert_int_equal(state_restore(st, "QUEUE jobs 5\n", 13), -EBADMSG);
-	assert_int_equal(state_restore(st, "POP jobs\n", 9), -EBADMSG);
-}
-
-/* ---- concurrency ------------------------------------------------------ */
-
-#define PRODUCERS 4
-#define CONSUMERS 4
-#define PER_PRODUCER 3000
-
-struct shared {
-	struct state *st;
-	uint64_t id;
-	int taken;      /* atomic */
-	int failures;   /* atomic: unexpected return codes; everybody stops */
-};
-
-static bool stopped(struct shared *sh)
-{
-	return __atomic_load_n(&sh->failures, __ATOMIC_RELAXED) != 0;
-}
-
-struct worker {
-	struct shared *sh;
-	int n;
-	int *got;       /* consumer: items in the order taken, p * PER_PRODUCER + i */
-	int count;
-};
-
-static void *producer_main(void *arg)
-{
-	struct worker *w = arg;
-	char line[32];
-
-	for (int i = 0; i < PER_PRODUCER; i++) {
-		int n = snprintf(line, sizeof(line), "%d %d", w->n, i);
+	for (int step = 0; step < 3000; step++) {
+		enum op op = (enum op)(next_random(&x) % (END + 1));
+		const char *name = names[next_random(&x) % 4];
+		const char *text = texts[next_random(&x) % 6];
+		size_t len = strlen(text);
+		uint64_t session = next_random(&x) % 3, a = numbers[next_random(&x) % 7];
+		uint64_t b = next_random(&x) % 4;
+		char *before = dump_text(qs), *after;
 		int rc;
 
-		while ((rc = state_queue_push(w->sh->st, w->sh->id, line, (size_t)n)) == -EAGAIN &&
-		       !stopped(w->sh))
-			sched_yield();
-		if (rc != 0) {
-			__atomic_fetch_add(&w->sh->failures, 1, __ATOMIC_RELAXED);
-			break;
+		if (next_random(&x) % 50 == 0) {
+			text = huge;
+			len = 20000;
 		}
+		if (op == POP || op == ACK || op == RETURN || op == HELD)
+			a = next_random(&x) % 3; /* a reader */
+		rc = run_op(qs, op, name, strlen(name), session, a, b, text, len);
+		after = dump_text(qs);
+		if (rc < 0 && strcmp(before, after) != 0)
+			fail_msg("step %d: op %d on %s refused (%d) but changed\n%s into\n%s", step,
+				 op, name, rc, before, after);
+		free(before);
+		free(after);
+		if (rc > 0 || (rc == 0 && op != END))
+			done[op]++;
 	}
-	return NULL;
-}
-
-static void *consumer_main(void *arg)
-{
-	struct worker *w = arg;
-	const int total = PRODUCERS * PER_PRODUCER;
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len;
-
-	while (__atomic_load_n(&w->sh->taken, __ATOMIC_RELAXED) < total && !stopped(w->sh)) {
-		int rc = state_queue_pop(w->sh->st, w->sh->id, sizeof(item), item, &len);
-		int p, i;
-
-		if (rc == -EAGAIN) {
-			sched_yield();
-			continue;
-		}
-		if (rc != 0 || len >= 32) {
-			__atomic_fetch_add(&w->sh->failures, 1, __ATOMIC_RELAXED);
-			break;
-		}
-		item[len] = '\0';
-		if (sscanf(item, "%d %d", &p, &i) != 2 || p < 0 || p >= PRODUCERS || i < 0 ||
-		    i >= PER_PRODUCER) {
-			__atomic_fetch_add(&w->sh->failures, 1, __ATOMIC_RELAXED);
-			break;
-		}
-		w->got[w->count++] = p * PER_PRODUCER + i;
-		__atomic_fetch_add(&w->sh->taken, 1, __ATOMIC_RELAXED);
-	}
-	return NULL;
-}
-
-static void test_state_concurrent_producers_consumers(void **state)
-{
-	struct shared sh = { .st = *state };
-	struct worker prod[PRODUCERS], cons[CONSUMERS];
-	pthread_t pt[PRODUCERS], ct[CONSUMERS];
-	static char seen[PRODUCERS * PER_PRODUCER];
-
-	sh.id = create_ok(sh.st, "shared");
-	assert_int_equal(state_queue_set_capacity(sh.st, sh.id, 16), 0);
-	memset(seen, 0, sizeof(seen));
-	for (int c = 0; c < CONSUMERS; c++) {
-		cons[c] = (struct worker){ &sh, c, calloc(PRODUCERS * PER_PRODUCER, sizeof(int)), 0 };
-		assert_non_null(cons[c].got);
-		assert_int_equal(pthread_create(&ct[c], NULL, consumer_main, &cons[c]), 0);
-	}
-	for (int p = 0; p < PRODUCERS; p++) {
-		prod[p] = (struct worker){ &sh, p, NULL, 0 };
-		assert_int_equal(pthread_create(&pt[p], NULL, producer_main, &prod[p]), 0);
-	}
-	for (int p = 0; p < PRODUCERS; p++)
-		pthread_join(pt[p], NULL);
-	for (int c = 0; c < CONSUMERS; c++)
-		pthread_join(ct[c], NULL);
-	assert_int_equal(sh.failures, 0);
-	assert_int_equal(sh.taken, PRODUCERS * PER_PRODUCER);
-	for (int c = 0; c < CONSUMERS; c++) {
-		int last[PRODUCERS];
-
-		for (int p = 0; p < PRODUCERS; p++)
-			last[p] = -1;
-		for (int k = 0; k < cons[c].count; k++) {
-			int v = cons[c].got[k], p = v / PER_PRODUCER, i = v % PER_PRODUCER;
-
-			if (seen[v]++)
-				fail_msg("item \"%d %d\" delivered twice", p, i);
-			/* One consumer sees each producer's items in order. */
-			if (i <= last[p])
-				fail_msg("consumer %d took \"%d %d\" after \"%d %d\"", c, p, i, p,
-					 last[p]);
-			last[p] = i;
-		}
-		free(cons[c].got);
-	}
-	for (int v = 0; v < PRODUCERS * PER_PRODUCER; v++)
-		if (!seen[v])
-			fail_msg("item \"%d %d\" lost", v / PER_PRODUCER, v % PER_PRODUCER);
-	expect_sstats(sh.st, sh.id, 0, 0, 16, PRODUCERS * PER_PRODUCER,
-		      PRODUCERS * PER_PRODUCER, false);
-}
-
-#define BATCHERS 3
-#define BATCHES 2000
-
-struct batcher {
-	struct state *st;
-	uint64_t id;
-	int n;
-	int failures;
-	int *stop; /* atomic: the consumer gave up */
-};
-
-static void *batcher_main(void *arg)
-{
-	struct batcher *b = arg;
-	char text[96];
-
-	for (int i = 0; i < BATCHES; i++) {
-		int n = snprintf(text, sizeof(text), "%d %d 0\n%d %d 1\n%d %d 2\n", b->n, i, b->n, i,
-				 b->n, i);
-		int rc;
-
-		while ((rc = state_queue_push(b->st, b->id, text, (size_t)n)) == -EAGAIN &&
-		       !__atomic_load_n(b->stop, __ATOMIC_RELAXED))
-			sched_yield();
-		if (rc != 0) {
-			b->failures++;
-			break;
-		}
-	}
-	return NULL;
-}
-
-/* The items of one push enter together: a single consumer sees the three
- * items of each batch one after the other, whatever the other producers do. */
-static void test_state_push_items_stay_together(void **state)
-{
-	struct state *st = *state;
-	struct batcher b[BATCHERS];
-	pthread_t t[BATCHERS];
-	char item[QUEUE_MAX_ITEM + 1];
-	int next[BATCHERS] = { 0 };
-	uint64_t id = create_ok(st, "batches");
-	int taken = 0, bp = -1, bi = -1, stop = 0;
-	char why[256] = "";
-
-	assert_int_equal(state_queue_set_capacity(st, id, 7), 0);
-	for (int k = 0; k < BATCHERS; k++) {
-		b[k] = (struct batcher){ st, id, k, 0, &stop };
-		assert_int_equal(pthread_create(&t[k], NULL, batcher_main, &b[k]), 0);
-	}
-	while (!why[0] && taken < BATCHERS * BATCHES * 3) {
-		int p = -1, i = -1, part = -1, rc;
-		size_t len;
-
-		rc = state_queue_pop(st, id, sizeof(item), item, &len);
-		if (rc == -EAGAIN) {
-			sched_yield();
-			continue;
-		}
-		if (rc != 0) {
-			snprintf(why, sizeof(why), "pop: rc %d", rc);
-			break;
-		}
-		item[len] = '\0';
-		if (sscanf(item, "%d %d %d", &p, &i, &part) != 3 || p < 0 || p >= BATCHERS)
-			snprintf(why, sizeof(why), "item %d is \"%.40s\"", taken, item);
-		else if (part != taken % 3)
-			snprintf(why, sizeof(why), "item %d is \"%.40s\": batches are interleaved", taken,
-				 item);
-		else if (part == 0 && i != next[p])
-			snprintf(why, sizeof(why), "item %d is \"%.40s\", want batch %d %d", taken, item, p,
-				 next[p]);
-		else if (part != 0 && (p != bp || i != bi))
-			snprintf(why, sizeof(why), "item %d is \"%.40s\" inside batch %d %d", taken, item,
-				 bp, bi);
-		if (why[0])
-			break;
-		if (part == 0) {
-			bp = p;
-			bi = i;
-		}
-		if (part == 2)
-			next[p]++;
-		taken++;
-	}
-	__atomic_store_n(&stop, why[0] != 0, __ATOMIC_RELAXED);
-	for (int k = 0; k < BATCHERS; k++)
-		pthread_join(t[k], NULL);
-	if (why[0])
-		fail_msg("%s", why);
-	for (int k = 0; k < BATCHERS; k++) {
-		assert_int_equal(b[k].failures, 0);
-		assert_int_equal(next[k], BATCHES);
-	}
-	assert_int_equal(spop_rc(st, id), -EAGAIN);
-}
-
-/* ---- with a journal --------------------------------------------------- */
-
-struct store_fixture {
-	char dir[64];
-	struct state *st;
-};
-
-static int fail_pwrite_errno;
-static int fail_fdatasync;
-
-static ssize_t fake_pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	if (fail_pwrite_errno) {
-		errno = fail_pwrite_errno;
-		return -1;
-	}
-	return pwrite(fd, buf, n, off);
-}
-
-static int fake_fdatasync(int fd)
-{
-	if (fail_fdatasync) {
-		errno = EIO;
-		return -1;
-	}
-	return fdatasync(fd);
-}
-
-static int real_openat(int dirfd, const char *path, int flags, mode_t mode)
-{
-	return openat(dirfd, path, flags, mode);
-}
-
-static const struct store_io fake_io = {
-	.openat = real_openat,
-	.pwrite = fake_pwrite,
-	.fdatasync = fake_fdatasync,
-	.fsync = fsync,
-	.ftruncate = ftruncate,
-	.renameat = renameat,
-};
-
-static int setup_store(void **state)
-{
-	struct store_fixture *f = calloc(1, sizeof(*f));
-
-	if (!f)
-		return -1;
-	if (scratch_dir(f->dir, sizeof(f->dir), "rwfs-queues") != 0) {
-		free(f);
-		return -1;
-	}
-	fail_pwrite_errno = 0;
-	fail_fdatasync = 0;
-	*state = f;
-	return 0;
-}
-
-static int teardown_store(void **state)
-{
-	struct store_fixture *f = *state;
-	char cmd[128];
-
-	state_free(f->st);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(f);
-	return 0;
-}
-
-/* A fresh state restored from the fixture's directory (the old one is
- * freed first: the directory is locked by its store). */
-static struct state *reopen(struct store_fixture *f, enum store_sync sync, uint64_t compact)
-{
-	struct store_options o = {
-		.dir = f->dir, .sync = sync, .compact_bytes = compact, .io = &fake_io,
-	};
-	struct store *s = NULL;
-	char msg[256] = "";
-	int rc;
-
-	state_free(f->st);
-	f->st = state_new(16, NULL);
-	assert_non_null(f->st);
-	rc = store_open(&o, state_restore, f->st, &s, msg, sizeof(msg));
-	if (rc != 0)
-		fail_msg("store_open: rc %d: %s", rc, msg);
-	state_attach_store(f->st, s);
-	return f->st;
-}
-
-static uint64_t find_ok(struct state *st, const char *name)
-{
-	uint64_t id = 0;
-
-	if (state_queue_find(st, name, strlen(name), &id, NULL) != 0)
-		fail_msg("no queue \"%s\" after the restart", name);
-	return id;
-}
-
-static void test_journal_restores_queues(void **state)
-{
-	struct store_fixture *f = *state;
-	struct state *st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	uint64_t jobs, sealed, gone, over;
-
-	jobs = create_ok(st, "jobs");
-	sealed = create_ok(st, "sealed");
-	gone = create_ok(st, "gone");
-	over = create_ok(st, "over");
-	spush_ok(st, jobs, "one\ntwo words\n\n  padded  \nfive");
-	spop_expect(st, jobs, "one");
-	spush_ok(st, jobs, "six");
-	assert_int_equal(state_queue_set_capacity(st, jobs, 9), 0);
-	spush_ok(st, sealed, "s1\ns2");
-	assert_int_equal(state_queue_seal(st, sealed, true), 0);
-	spush_ok(st, gone, "lost with its queue");
-	assert_int_equal(state_queue_delete(st, "gone", 4, &gone), 0);
-	assert_int_equal(state_queue_set_capacity(st, over, 2), 0);
-	spush_ok(st, over, "o1\no2");
-	spop_expect(st, over, "o1");
-	spush_ok(st, over, "o3");
-	assert_int_equal(state_queue_unpop(st, over, "o1", 2), 0);
-
-	st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	jobs = find_ok(st, "jobs");
-	sealed = find_ok(st, "sealed");
-	over = find_ok(st, "over");
-	assert_int_equal(state_queue_find(st, "gone", 4, &gone, NULL), -ENOENT);
-	assert_int_equal(sstats(st, jobs).capacity, 9);
-	assert_int_equal(sstats(st, jobs).depth, 5);
-	spop_expect(st, jobs, "two words");
-	spop_expect(st, jobs, "");
-	spop_expect(st, jobs, "  padded  ");
-	spop_expect(st, jobs, "five");
-	spop_expect(st, jobs, "six");
-	assert_int_equal(spop_rc(st, jobs), -EAGAIN);
-	assert_true(sstats(st, sealed).sealed);
-	assert_int_equal(spush(st, sealed, "s3"), -EPIPE);
-	spop_expect(st, sealed, "s1");
-	spop_expect(st, sealed, "s2");
-	assert_int_equal(spop_rc(st, sealed), 1);
-	assert_int_equal(sstats(st, over).depth, 3);
-	assert_int_equal(sstats(st, over).capacity, 2);
-	spop_expect(st, over, "o1");
-	spop_expect(st, over, "o2");
-	spop_expect(st, over, "o3");
-
-	/* What was popped after the restart stays popped. */
-	st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	assert_int_equal(sstats(st, find_ok(st, "jobs")).depth, 0);
-	assert_int_equal(spop_rc(st, find_ok(st, "sealed")), 1);
-	assert_int_equal(sstats(st, find_ok(st, "over")).depth, 0);
-}
-
-/* A model of one queue's items, to compare with after a restart. */
-struct model {
-	char items[2048][64];
-	size_t head, tail;
-};
-
-static void model_push(struct model *m, const char *item)
-{
-	assert_true(m->tail < 2048);
-	snprintf(m->items[m->tail++], sizeof(m->items[0]), "%s", item);
-}
-
-static void model_check(struct model *m, struct state *st, uint64_t id)
-{
-	assert_int_equal(sstats(st, id).depth, m->tail - m->head);
-	while (m->head < m->tail)
-		spop_expect(st, id, m->items[m->head++]);
-	assert_int_equal(spop_rc(st, id), -EAGAIN);
-}
-
-static long journal_size(struct store_fixture *f, const char *name)
-{
-	char path[128];
-	struct stat sb;
-
-	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
-	return stat(path, &sb) == 0 ? (long)sb.st_size : -1;
-}
-
-/* A journal compacted many times: the snapshot's queue records rebuild the
- * same queues (items with spaces, empty items, a seal, a depth over the
- * capacity). */
-static void test_compaction_keeps_queues(void **state)
-{
-	struct store_fixture *f = *state;
-	static struct model m;
-	struct state *st = reopen(f, STORE_SYNC_NO, 512);
-	uint64_t q, s, o, filler;
-	char text[40];
-
-	memset(&m, 0, sizeof(m));
-	q = create_ok(st, "q");
-	s = create_ok(st, "s");
-	o = create_ok(st, "o");
-	filler = create_ok(st, "filler");
-	assert_int_equal(state_queue_set_capacity(st, q, 1000), 0);
-	/* 300 rounds: an item with spaces and an empty item in, one out. */
-	for (int i = 0; i < 300; i++) {
-		snprintf(text, sizeof(text), " %d  x ", i);
-		model_push(&m, text);
-		model_push(&m, "");
-		strcat(text, "\n\n");
-		spush_ok(st, q, text);
-		spop_expect(st, q, m.items[m.head++]);
-	}
-	spush_ok(st, s, "sealed item");
-	assert_int_equal(state_queue_seal(st, s, true), 0);
-	assert_int_equal(state_queue_set_capacity(st, o, 1), 0);
-	spush_ok(st, o, "o2");
-	assert_int_equal(state_queue_unpop(st, o, "o1", 2), 0);
-	/* More changes, so that compactions ran after all of the above. */
-	for (int i = 0; i < 100; i++) {
-		spush_ok(st, filler, "f");
-		spop_expect(st, filler, "f");
-	}
-	assert_true(journal_size(f, "snapshot") > 0);
-	assert_true(journal_size(f, "journal") < 2048);
-
-	st = reopen(f, STORE_SYNC_NO, 512);
-	q = find_ok(st, "q");
-	s = find_ok(st, "s");
-	o = find_ok(st, "o");
-	assert_int_equal(sstats(st, q).capacity, 1000);
-	assert_true(sstats(st, s).sealed);
-	assert_int_equal(spush(st, s, "x"), -EPIPE);
-	assert_int_equal(sstats(st, o).capacity, 1);
-	assert_int_equal(sstats(st, o).depth, 2);
-	assert_int_equal(spush(st, o, "o3"), -EAGAIN);
-	model_check(&m, st, q);
-	spop_expect(st, s, "sealed item");
-	assert_int_equal(spop_rc(st, s), 1);
-	spop_expect(st, o, "o1");
-	spop_expect(st, o, "o2");
-	assert_int_equal(sstats(st, find_ok(st, "filler")).depth, 0);
-}
-
-/* A journal that refuses a change (full disk, I/O error): the change fails
- * with that error and nothing changes, in memory or after a restart. */
-static void test_refused_journal_changes_nothing(void **state)
-{
-	static const int errors[] = { ENOSPC, EIO };
-	struct store_fixture *f = *state;
-	struct state *st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	uint64_t id = create_ok(st, "jobs"), other;
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len;
-
-	spush_ok(st, id, "a\nb");
-	for (size_t k = 0; k < sizeof(errors) / sizeof(errors[0]); k++) {
-		int e = errors[k];
-
-		fail_pwrite_errno = e;
-		assert_int_equal(spush(st, id, "c\nd"), -e);
-		assert_int_equal(state_queue_pop(st, id, sizeof(item), item, &len), -e);
-		assert_int_equal(state_queue_seal(st, id, true), -e);
-		assert_int_equal(state_queue_set_capacity(st, id, 5), -e);
-		assert_int_equal(state_queue_create(st, "new", 3, &other), -e);
-		assert_int_equal(state_queue_delete(st, "jobs", 4, &other), -e);
-		fail_pwrite_errno = 0;
-		expect_sstats(st, id, 2, 4, QUEUES_DEFAULT_CAPACITY, 2, 0, false);
-		assert_int_equal(state_queue_find(st, "new", 3, &other, NULL), -ENOENT);
-		assert_int_equal(state_queue_find(st, "jobs", 4, &other, NULL), 0);
-	}
-	st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	id = find_ok(st, "jobs");
-	assert_int_equal(state_queue_find(st, "new", 3, &other, NULL), -ENOENT);
-	expect_sstats(st, id, 2, 4, QUEUES_DEFAULT_CAPACITY, 2, 0, false);
-	spop_expect(st, id, "a");
-	spop_expect(st, id, "b");
-}
-
-/* With --sync=always a failed fdatasync fails the change (EIO); DESIGN.md:
- * "the change taken back, so the state in memory stays what is on disk".
- * A pop that fails must leave its item queued: its reader gets the error,
- * not the item, so an item gone with it is lost. */
-static void test_failed_sync_pop_keeps_item(void **state)
-{
-	struct store_fixture *f = *state;
-	struct state *st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	uint64_t id = create_ok(st, "jobs");
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len;
-	int rc;
-
-	spush_ok(st, id, "precious");
-	fail_fdatasync = 1;
-	rc = state_queue_pop(st, id, sizeof(item), item, &len);
-	fail_fdatasync = 0;
-	if (rc == 0) {
-		assert_int_equal(sstats(st, id).depth, 0);
-		return;
-	}
-	if (sstats(st, id).depth != 1)
-		fail_msg("pop failed (rc %d) and its item is gone from the queue: lost", rc);
-	st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	id = find_ok(st, "jobs");
-	if (sstats(st, id).depth != 1)
-		fail_msg("pop failed (rc %d) and its item is gone after a restart: lost", rc);
-	spop_expect(st, id, "precious");
-}
-
-/* The same for a push: one that fails must not have entered, or the
- * writer's retry puts the items in twice.  (The store's answer to a failed
- * fdatasync is to let the change stand and refuse every later change until
- * a restart; see store.h.) */
-static void test_failed_sync_push_enters_nothing(void **state)
-{
-	struct store_fixture *f = *state;
-	struct state *st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	uint64_t id = create_ok(st, "jobs");
-	char item[QUEUE_MAX_ITEM + 1];
-	size_t len;
-	int rc;
-
-	fail_fdatasync = 1;
-	rc = spush(st, id, "once");
-	fail_fdatasync = 0;
-	if (rc == 0) {
-		/* It stands; later changes are refused until a restart. */
-		assert_int_equal(state_queue_pop(st, id, sizeof(item), item, &len), -EIO);
-		st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-		id = find_ok(st, "jobs");
-		spop_expect(st, id, "once");
-		assert_int_equal(sstats(st, id).depth, 0);
-		return;
-	}
-	if (sstats(st, id).depth != 0)
-		fail_msg("push failed (rc %d) but its item is queued: a retry doubles it", rc);
-	st = reopen(f, STORE_SYNC_ALWAYS, 1u << 30);
-	if (sstats(st, find_ok(st, "jobs")).depth != 0)
-		fail_msg("push failed (rc %d) but its item is queued after a restart", rc);
+	/* The walk did reach every operation. */
+	for (int op = CREATE; op <= END; op++)
+		if (done[op] == 0)
+			fail_msg("op %d never succeeded", op);
+	copy = roundtrip(qs);
+	queues_free(copy);
+	free(huge);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_bounds),
-		cmocka_unit_test(test_is_record_table),
 #define R(t) cmocka_unit_test_setup_teardown(t, setup_registry, teardown_registry)
 		R(test_create_and_lookups),
 		R(test_check_create),
 		R(test_queues_max),
-		R(test_apply_every_verb),
-		R(test_apply_malformed),
+		R(test_apply_every_operation),
+		R(test_refusals_change_nothing),
+		R(test_oversized_input_refused),
 		R(test_apply_uses_len),
 		R(test_check_push),
 		R(test_total_bytes_limit),
-		R(test_record_format),
+		R(test_pop_emsgsize_leaves_item),
+		R(test_pop_ack_return_end_session),
+		R(test_delete_drops_held_items),
 		R(test_dump_empty_registry),
+		R(test_dump_records),
+		R(test_dump_stops_when_emit_fails),
 		R(test_dump_roundtrip),
+		R(test_dump_depends_on_content_only),
 		R(test_dump_over_largest_capacity),
+		R(test_random_walk),
 #undef R
-#define S(t) cmocka_unit_test_setup_teardown(t, setup_state, teardown_state)
-		S(test_state_create_find_at_delete),
-		S(test_state_queues_max),
-		S(test_state_push_pop_errors),
-		S(test_state_pop_emsgsize_keeps_item),
-		S(test_state_unpop),
-		S(test_state_deleted_id),
-		S(test_state_default_capacity),
-		S(test_state_total_bytes_enospc),
-		S(test_state_restore_records),
-		S(test_state_concurrent_producers_consumers),
-		S(test_state_push_items_stay_together),
-#undef S
-#define J(t) cmocka_unit_test_setup_teardown(t, setup_store, teardown_store)
-		J(test_journal_restores_queues),
-		J(test_compaction_keeps_queues),
-		J(test_refused_journal_changes_nothing),
-		J(test_failed_sync_pop_keeps_item),
-		J(test_failed_sync_push_enters_nothing),
-#undef J
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

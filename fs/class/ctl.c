@@ -1,0 +1,55 @@
+/* ctl.c - the instruction file mnt/ctl: one write() is one batch, run all
+ * or nothing; reading the same open file returns its outcome as a stream,
+ * ignoring the offset, so `exec 3<>mnt/ctl; echo ... >&3; cat <&3` works
+ * although the shell's offset is past the written bytes.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "class.h"
+
+static void read_outcome(fuse_req_t req, struct handle *h, size_t size, off_t off, int flags)
+{
+	(void)off, (void)flags;
+	text_read_reply(req, h, size);
+}
+
+/* A batch is bounded by isa_parse_batch (65536 bytes, EFBIG), well below
+ * the size at which the kernel splits a write. */
+static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_t size,
+			int flags)
+{
+	struct rwfs *fs = fs_of(req);
+	struct isa_error err = { 0 };
+	char *reply = NULL;
+	size_t len = 0;
+	int ret;
+
+	(void)flags;
+	ret = state_execute(fs->st, buf, size, client_pid(req), &reply, &len, &err);
+	text_keep_reply(h, reply, len);
+
+	if (logging(fs)) {
+		char outcome[ISA_MESSAGE_SIZE + 32] = "ok";
+
+		if (ret && err.errnum)
+			snprintf(outcome, sizeof(outcome), "error line %u: %s", err.line,
+				 err.message);
+		else if (ret)
+			snprintf(outcome, sizeof(outcome), "error: %s", strerror(-ret));
+		log_outcome(fs, req, "ctl", buf, size, outcome);
+	}
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_write(req, size);
+}
+
+const struct node_class ctl_class = {
+	.ino_base = 29,
+	.mode = S_IFREG | 0666,
+	.entry_timeout = 86400.0,
+	.open_flags = FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE,
+	.read = read_outcome,
+	.write = write_batch,
+};

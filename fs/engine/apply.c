@@ -1,0 +1,448 @@
+/* apply.c - the one apply function, and the snapshot it rebuilds from.
+ *
+ * Everything that changes the state passes through state_apply_record:
+ * live changes, the replay at start-up, a snapshot being loaded.  It reads
+ * nothing but the record and the state (no clock, no random source, no
+ * configuration), so every engine that applies the same records in the
+ * same order ends in the same state.  It is total: every bound is checked
+ * here, and a record that does not fit the state is refused, changing
+ * nothing, whatever produced it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state_priv.h"
+
+/* --- sessions --------------------------------------------------------------- */
+
+static struct session *find_session(struct state *st, uint64_t id)
+{
+	for (size_t i = 0; i < st->nsessions; i++)
+		if (st->sessions[i].id == id)
+			return &st->sessions[i];
+	return NULL;
+}
+
+/* The fence and the repeat check of a proposer's record: 0 to apply it,
+ * -ESTALE when its session is not open, 1 for a repeat (already applied:
+ * nothing to do). */
+static int admit(struct session *s, uint64_t seq)
+{
+	uint64_t behind;
+
+	if (!s)
+		return -ESTALE;
+	if (seq > s->newest) {
+		uint64_t ahead = seq - s->newest;
+
+		s->seen = ahead >= 64 ? 0 : s->seen << ahead;
+		s->seen |= 1;
+		s->newest = seq;
+		return 0;
+	}
+	behind = s->newest - seq;
+	if (behind >= STATE_SEQ_WINDOW || (s->seen >> behind) & 1)
+		return 1;
+	s->seen |= (uint64_t)1 << behind;
+	return 0;
+}
+
+static int open_session(struct state *st, uint64_t id, uint64_t newest)
+{
+	struct session *s;
+
+	if (id == 0)
+		return -EINVAL;
+	if (find_session(st, id))
+		return -EEXIST;
+	if (st->nsessions == STATE_MAX_SESSIONS)
+		return -ENOSPC;
+	s = &st->sessions[st->nsessions++];
+	s->id = id;
+	s->newest = newest;
+	s->seen = newest ? 1 : 0;
+	return 0;
+}
+
+static int end_session(struct state *st, uint64_t id, struct changes *changed)
+{
+	struct session *s = find_session(st, id);
+
+	if (!s)
+		return -ENOENT;
+	*s = st->sessions[--st->nsessions];
+	if (queues_end_session(st->queues, id) > 0)
+		changed->all = true;
+	return 0;
+}
+
+/* --- registers and cells ----------------------------------------------------- */
+
+static int set_cells(struct state *st, uint64_t n)
+{
+	int64_t *cells;
+
+	if (n == 0 || n > STATE_MAX_CELLS)
+		return -EINVAL;
+	for (size_t c = n; c < st->machine.ncells; c++)
+		if (st->machine.cells[c])
+			return -EBUSY;
+	cells = realloc(st->machine.cells, n * sizeof(*cells));
+	if (!cells)
+		return -ENOMEM;
+	if (n > st->machine.ncells)
+		memset(cells + st->machine.ncells, 0, (n - st->machine.ncells) * sizeof(*cells));
+	st->machine.cells = cells;
+	st->machine.ncells = n;
+	return 0;
+}
+
+#define SMALL_BATCH 8
+
+static int apply_batch(struct state *st, const struct record *r, struct outcome *out)
+{
+	struct isa_insn small[SMALL_BATCH], *insns = small;
+	struct isa_cell_undo small_undo[SMALL_BATCH];
+	struct isa_undo undo = { .cells = small_undo };
+	struct isa_error err = { 0 };
+	size_t count = r->data.len / RECORD_INSN_BYTES;
+	int ret = -ENOMEM;
+
+	if (count > ISA_MAX_BATCH_LINES || r->data.len % RECORD_INSN_BYTES)
+		return -EBADMSG;
+	if (count > SMALL_BATCH) {
+		insns = malloc(count * sizeof(*insns));
+		undo.cells = malloc(count * sizeof(*undo.cells));
+		if (!insns || !undo.cells)
+			goto out;
+	}
+	ret = record_get_insns(r, insns, count, &count);
+	if (!ret)
+		ret = isa_execute(&st->machine, insns, count, &undo, out ? out->each : NULL,
+				  out ? out->each_arg : NULL, &err);
+	if (!ret)
+		for (size_t k = 0; k < count; k++)
+			st->insn_count[insns[k].op]++;
+	if (ret && out)
+		out->isa = err;
+out:
+	if (insns != small)
+		free(insns);
+	if (undo.cells != small_undo)
+		free(undo.cells);
+	return ret;
+}
+
+/* --- queues ------------------------------------------------------------------ */
+
+static void changed_queue(struct changes *changed, uint64_t id)
+{
+	if (changed->count < STATE_CHANGED_MAX)
+		changed->ids[changed->count++] = id;
+	else
+		changed->all = true;
+}
+
+static int apply_pop(struct state *st, const struct record *r, struct outcome *out)
+{
+	const char *item;
+	size_t len;
+	int ret = queues_apply_pop(st->queues, r->name.data, r->name.len, r->session, r->u,
+				   r->v, &item, &len);
+
+	if (ret == 1 && out)
+		out->eof = true;
+	if (ret == 0 && out && out->item) {
+		memcpy(out->item, item, len);
+		out->item_len = len;
+	}
+	return ret == 1 ? 0 : ret;
+}
+
+/* The queue a record names, for the observer; 0 when there is none. */
+static uint64_t queue_named(struct state *st, const struct record *r)
+{
+	struct queue *q = queues_by_name(st->queues, r->name.data, r->name.len);
+
+	return q ? queues_id(st->queues, q) : 0;
+}
+
+static int apply_queue(struct state *st, const struct record *r, struct outcome *out,
+		       struct changes *changed)
+{
+	struct queues *qs = st->queues;
+	const char *name = r->name.data;
+	size_t len = r->name.len;
+	uint64_t id = 0;
+	int ret;
+
+	switch (r->kind) {
+	case RECORD_QUEUE_CREATE:
+		ret = queues_apply_create(qs, name, len, r->u, &id);
+		break;
+	case RECORD_QUEUE_DELETE:
+		ret = queues_apply_delete(qs, name, len, &id);
+		break;
+	case RECORD_QUEUE_PUSH:
+		ret = queues_apply_push(qs, name, len, r->data.data, r->data.len);
+		break;
+	case RECORD_QUEUE_POP:
+		ret = apply_pop(st, r, out);
+		break;
+	case RECORD_QUEUE_ACK:
+		ret = queues_apply_ack(qs, name, len, r->session, r->u);
+		break;
+	case RECORD_QUEUE_RETURN:
+		ret = queues_apply_return(qs, name, len, r->session, r->u);
+		break;
+	case RECORD_QUEUE_SEAL:
+		ret = r->u > 1 ? -EINVAL : queues_apply_seal(qs, name, len, r->u == 1);
+		break;
+	case RECORD_QUEUE_CAPACITY:
+		ret = queues_apply_capacity(qs, name, len, r->u);
+		break;
+	default: /* RECORD_QUEUE_HELD */
+		ret = queues_apply_held(qs, name, len, r->v, r->u, r->data.data, r->data.len);
+		break;
+	}
+	if (!id)
+		id = queue_named(st, r);
+	if (!ret && id) {
+		changed_queue(changed, id);
+		if (out)
+			out->queue_id = id;
+	}
+	return ret;
+}
+
+/* --- the shop ------------------------------------------------------------------ */
+
+static int apply_shop(struct state *st, const struct record *r, struct outcome *out)
+{
+	struct shop_receipt scratch;
+	const char *user;
+
+	switch (r->kind) {
+	case RECORD_PRODUCT:
+		return shop_apply_product(st->shop, r->i, r->j, r->name.data, r->name.len);
+	case RECORD_LOGIN:
+		return shop_apply_login(st->shop, r->name.data, r->name.len, r->hash);
+	case RECORD_LOGOUT:
+		return shop_apply_logout(st->shop, r->hash);
+	default: /* RECORD_BUY: the user is there for the audit, and must match */
+		user = shop_session_user(st->shop, r->hash);
+		if (!user || strlen(user) != r->name.len || memcmp(user, r->name.data, r->name.len))
+			return -EACCES;
+		return shop_apply_buy(st->shop, r->hash, r->i, r->j,
+				      out ? &out->receipt : &scratch);
+	}
+}
+
+/* --- the one apply ------------------------------------------------------------- */
+
+static int apply_kind(struct state *st, const struct record *r, struct outcome *out,
+		      struct changes *changed)
+{
+	switch (r->kind) {
+	case RECORD_BATCH:
+		return apply_batch(st, r, out);
+	case RECORD_CELLS:
+		return set_cells(st, r->u);
+	case RECORD_SESSION_OPEN:
+		/* A live record opens its own session; a snapshot's any. */
+		if (r->session && r->u != r->session)
+			return -EINVAL;
+		return open_session(st, r->u, r->session ? 0 : r->v);
+	case RECORD_SESSION_END:
+		return end_session(st, r->v, changed);
+	case RECORD_PRODUCT:
+	case RECORD_LOGIN:
+	case RECORD_LOGOUT:
+	case RECORD_BUY:
+		return apply_shop(st, r, out);
+	case RECORD_QUEUE_CREATE:
+	case RECORD_QUEUE_DELETE:
+	case RECORD_QUEUE_PUSH:
+	case RECORD_QUEUE_POP:
+	case RECORD_QUEUE_ACK:
+	case RECORD_QUEUE_RETURN:
+	case RECORD_QUEUE_SEAL:
+	case RECORD_QUEUE_CAPACITY:
+	case RECORD_QUEUE_HELD:
+		return apply_queue(st, r, out, changed);
+	default:
+		return -EINVAL;
+	}
+}
+
+void state_apply_record(struct state *st, const struct record *r, struct outcome *out,
+			struct changes *changed)
+{
+	int ret = 0;
+
+	/* A session opens itself; every other live record needs its session
+	 * open (the fence: a session that was ended cannot change anything). */
+	if (r->session && r->kind != RECORD_SESSION_OPEN)
+		ret = admit(find_session(st, r->session), r->seq);
+	if (ret == 1)
+		return;
+	if (!ret)
+		ret = apply_kind(st, r, out, changed);
+	if (r->session && r->kind == RECORD_SESSION_OPEN && !ret)
+		admit(find_session(st, r->session), r->seq);
+	if (out)
+		out->err = ret;
+}
+
+/* --- snapshots ------------------------------------------------------------------ */
+
+struct saver {
+	struct text *blob;
+	int err;
+};
+
+static int save_record(void *arg, const struct record *r)
+{
+	struct saver *s = arg;
+	size_t at = s->blob->len;
+	unsigned char len[4] = { 0 };
+
+	if (!s->err) {
+		text_append(s->blob, (const char *)len, sizeof(len));
+		s->err = record_encode(r, s->blob);
+	}
+	if (s->err)
+		return s->err;
+	for (int k = 0; k < 4; k++)
+		s->blob->buf[at + k] = (char)((s->blob->len - at - 4) >> (8 * k));
+	return 0;
+}
+
+/* Registers and nonzero cells as batches of SET and WRITE. */
+static void save_machine(struct state *st, struct saver *s)
+{
+	unsigned char data[ISA_MAX_BATCH_LINES * RECORD_INSN_BYTES];
+	struct record r = { .kind = RECORD_BATCH, .data = { data, 0 } };
+	struct isa_insn in = { .op = ISA_SET };
+	size_t n = 0;
+
+	for (size_t k = 0; k < ISA_REGISTERS + st->machine.ncells; k++) {
+		bool reg = k < ISA_REGISTERS;
+		int64_t v = reg ? st->machine.regs[k] : st->machine.cells[k - ISA_REGISTERS];
+
+		if (!v)
+			continue;
+		in.op = reg ? ISA_SET : ISA_WRITE;
+		in.reg = reg ? (int)k : -1;
+		in.src.value = v;
+		in.cell = reg ? 0 : (int64_t)(k - ISA_REGISTERS);
+		record_put_insns(&in, 1, data + n * RECORD_INSN_BYTES);
+		if (++n == ISA_MAX_BATCH_LINES) {
+			r.data.len = n * RECORD_INSN_BYTES;
+			save_record(s, &r);
+			n = 0;
+		}
+	}
+	r.data.len = n * RECORD_INSN_BYTES;
+	if (n)
+		save_record(s, &r);
+}
+
+static int compare_sessions(const void *a, const void *b)
+{
+	const struct session *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int state_save_blob(struct state *st, struct text *blob)
+{
+	struct saver s = { blob, 0 };
+	struct record cells = { .kind = RECORD_CELLS, .u = st->machine.ncells };
+	struct session sorted[STATE_MAX_SESSIONS];
+
+	save_record(&s, &cells);
+	memcpy(sorted, st->sessions, st->nsessions * sizeof(*sorted));
+	qsort(sorted, st->nsessions, sizeof(*sorted), compare_sessions);
+	for (size_t i = 0; i < st->nsessions; i++) {
+		struct record open = { .kind = RECORD_SESSION_OPEN, .u = sorted[i].id,
+				       .v = sorted[i].newest };
+
+		save_record(&s, &open);
+	}
+	save_machine(st, &s);
+	if (!s.err)
+		s.err = queues_dump(st->queues, save_record, &s);
+	if (!s.err)
+		s.err = shop_dump(st->shop, save_record, &s);
+	return s.err;
+}
+
+/* Empties the state, as state_new made it. */
+static int reset(struct state *st)
+{
+	struct queues *qs = queues_new(QUEUES_DEFAULT_CAPACITY);
+	struct shop *shop = shop_new();
+
+	if (!qs || !shop) {
+		queues_free(qs);
+		shop_free(shop);
+		return -ENOMEM;
+	}
+	queues_free(st->queues);
+	shop_free(st->shop);
+	st->queues = qs;
+	st->shop = shop;
+	memset(st->machine.regs, 0, sizeof(st->machine.regs));
+	memset(st->machine.cells, 0, st->machine.ncells * sizeof(int64_t));
+	st->nsessions = 0;
+	return 0;
+}
+
+struct loader {
+	struct state *st;
+	size_t index;
+	int err;
+	char *msg;
+	size_t size;
+};
+
+static void load_record(void *arg, const void *rec, size_t len)
+{
+	struct loader *l = arg;
+	struct changes changed = { .count = 0 };
+	struct outcome out = { .err = 0 };
+	struct record r;
+
+	if (l->err)
+		return;
+	l->index++;
+	if (record_decode(rec, len, &r) || r.session) {
+		l->err = -EBADMSG;
+		snprintf(l->msg, l->size, "record %zu of the snapshot does not decode", l->index);
+		return;
+	}
+	state_apply_record(l->st, &r, &out, &changed);
+	if (out.err) {
+		l->err = -EBADMSG;
+		snprintf(l->msg, l->size, "record %zu of the snapshot (%s) does not apply: %s",
+			 l->index, record_kind_name(r.kind), strerror(-out.err));
+	}
+}
+
+int state_load_blob(struct state *st, const void *blob, size_t len, char *msg, size_t size)
+{
+	struct loader l = { st, 0, 0, msg, size };
+	int ret = reset(st);
+
+	if (ret)
+		return ret;
+	ret = state_blob_records(blob, len, load_record, &l);
+	if (ret) {
+		snprintf(msg, size, "the snapshot's records are cut short");
+		return ret;
+	}
+	return l.err;
+}

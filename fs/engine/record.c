@@ -1,0 +1,357 @@
+/* record.c - the one record type and its encoding.  See record.h.
+ *
+ * Each kind's fields are a string of letters in the table below, encoded
+ * in that order, so the encoder, the decoder and the formatter are three
+ * loops over one table and cannot disagree.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "record.h"
+
+/* n name, d data, u and v unsigned, i and j signed, h hash. */
+static const char *const layout[RECORD_KIND_END] = {
+	[RECORD_BATCH] = "d",
+	[RECORD_QUEUE_CREATE] = "nu",
+	[RECORD_QUEUE_DELETE] = "n",
+	[RECORD_QUEUE_PUSH] = "nd",
+	[RECORD_QUEUE_POP] = "nuv",
+	[RECORD_QUEUE_ACK] = "nu",
+	[RECORD_QUEUE_RETURN] = "nu",
+	[RECORD_QUEUE_SEAL] = "nu",
+	[RECORD_QUEUE_CAPACITY] = "nu",
+	[RECORD_QUEUE_HELD] = "nuvd",
+	[RECORD_PRODUCT] = "ijn",
+	[RECORD_LOGIN] = "nh",
+	[RECORD_LOGOUT] = "h",
+	[RECORD_BUY] = "hijn",
+	[RECORD_CELLS] = "u",
+	[RECORD_SESSION_OPEN] = "uv",
+	[RECORD_SESSION_END] = "v",
+};
+
+static const char *const names[RECORD_KIND_END] = {
+	[RECORD_BATCH] = "BATCH",
+	[RECORD_QUEUE_CREATE] = "QUEUE_CREATE",
+	[RECORD_QUEUE_DELETE] = "QUEUE_DELETE",
+	[RECORD_QUEUE_PUSH] = "QUEUE_PUSH",
+	[RECORD_QUEUE_POP] = "QUEUE_POP",
+	[RECORD_QUEUE_ACK] = "QUEUE_ACK",
+	[RECORD_QUEUE_RETURN] = "QUEUE_RETURN",
+	[RECORD_QUEUE_SEAL] = "QUEUE_SEAL",
+	[RECORD_QUEUE_CAPACITY] = "QUEUE_CAPACITY",
+	[RECORD_QUEUE_HELD] = "QUEUE_HELD",
+	[RECORD_PRODUCT] = "PRODUCT",
+	[RECORD_LOGIN] = "LOGIN",
+	[RECORD_LOGOUT] = "LOGOUT",
+	[RECORD_BUY] = "BUY",
+	[RECORD_CELLS] = "CELLS",
+	[RECORD_SESSION_OPEN] = "SESSION_OPEN",
+	[RECORD_SESSION_END] = "SESSION_END",
+};
+
+static bool kind_valid(int kind)
+{
+	return kind > 0 && kind < RECORD_KIND_END;
+}
+
+const char *record_kind_name(enum record_kind kind)
+{
+	return kind_valid((int)kind) ? names[kind] : "?";
+}
+
+/* --- encoding ------------------------------------------------------------ */
+
+static void put_u32(struct text *out, uint32_t v)
+{
+	unsigned char b[4];
+
+	for (int k = 0; k < 4; k++)
+		b[k] = (unsigned char)(v >> (8 * k));
+	text_append(out, (const char *)b, sizeof(b));
+}
+
+static void put_u64(struct text *out, uint64_t v)
+{
+	unsigned char b[8];
+
+	for (int k = 0; k < 8; k++)
+		b[k] = (unsigned char)(v >> (8 * k));
+	text_append(out, (const char *)b, sizeof(b));
+}
+
+static void put_bytes(struct text *out, const struct record_bytes *b)
+{
+	put_u32(out, (uint32_t)b->len);
+	text_append(out, b->data, b->len);
+}
+
+static bool fields_fit(const struct record *r, const char *fields)
+{
+	for (const char *f = fields; *f; f++) {
+		if (*f == 'n' && r->name.len > RECORD_MAX_NAME)
+			return false;
+		if (*f == 'd' && r->data.len > RECORD_MAX_DATA)
+			return false;
+	}
+	return true;
+}
+
+int record_encode(const struct record *r, struct text *out)
+{
+	unsigned char head[2] = { RECORD_VERSION, (unsigned char)r->kind };
+
+	if (!kind_valid((int)r->kind) || !fields_fit(r, layout[r->kind]))
+		return -EINVAL;
+	text_append(out, (const char *)head, sizeof(head));
+	put_u64(out, r->session);
+	put_u64(out, r->seq);
+	put_u64(out, (uint64_t)r->time_ns);
+	put_u32(out, r->pid);
+	for (const char *f = layout[r->kind]; *f; f++) {
+		switch (*f) {
+		case 'n': put_bytes(out, &r->name); break;
+		case 'd': put_bytes(out, &r->data); break;
+		case 'u': put_u64(out, r->u); break;
+		case 'v': put_u64(out, r->v); break;
+		case 'i': put_u64(out, (uint64_t)r->i); break;
+		case 'j': put_u64(out, (uint64_t)r->j); break;
+		case 'h': text_append(out, (const char *)r->hash, RECORD_HASH_BYTES); break;
+		}
+	}
+	return out->oom ? -ENOMEM : 0;
+}
+
+void record_set_seq(void *encoded, uint64_t seq)
+{
+	unsigned char *p = (unsigned char *)encoded + 10; /* after version, kind, session */
+
+	for (int k = 0; k < 8; k++)
+		p[k] = (unsigned char)(seq >> (8 * k));
+}
+
+/* --- decoding ------------------------------------------------------------ */
+
+struct reader {
+	const unsigned char *p;
+	size_t left;
+	bool bad;
+};
+
+static const unsigned char *take(struct reader *rd, size_t n)
+{
+	const unsigned char *p = rd->p;
+
+	if (rd->bad || n > rd->left) {
+		rd->bad = true;
+		return NULL;
+	}
+	rd->p += n;
+	rd->left -= n;
+	return p;
+}
+
+static uint64_t get_le(struct reader *rd, size_t n)
+{
+	const unsigned char *p = take(rd, n);
+	uint64_t v = 0;
+
+	for (size_t k = 0; p && k < n; k++)
+		v |= (uint64_t)p[k] << (8 * k);
+	return v;
+}
+
+static void get_bytes(struct reader *rd, struct record_bytes *b, size_t max)
+{
+	size_t len = (size_t)get_le(rd, 4);
+
+	if (len > max)
+		rd->bad = true;
+	b->data = take(rd, len);
+	b->len = rd->bad ? 0 : len;
+}
+
+int record_decode(const void *buf, size_t len, struct record *r)
+{
+	struct reader rd = { buf, len, false };
+	int version, kind;
+	const unsigned char *hash;
+
+	memset(r, 0, sizeof(*r));
+	version = (int)get_le(&rd, 1);
+	kind = (int)get_le(&rd, 1);
+	if (rd.bad || version != RECORD_VERSION || !kind_valid(kind))
+		return -EBADMSG;
+	r->kind = (enum record_kind)kind;
+	r->session = get_le(&rd, 8);
+	r->seq = get_le(&rd, 8);
+	r->time_ns = (int64_t)get_le(&rd, 8);
+	r->pid = (uint32_t)get_le(&rd, 4);
+	for (const char *f = layout[kind]; *f; f++) {
+		switch (*f) {
+		case 'n': get_bytes(&rd, &r->name, RECORD_MAX_NAME); break;
+		case 'd': get_bytes(&rd, &r->data, RECORD_MAX_DATA); break;
+		case 'u': r->u = get_le(&rd, 8); break;
+		case 'v': r->v = get_le(&rd, 8); break;
+		case 'i': r->i = (int64_t)get_le(&rd, 8); break;
+		case 'j': r->j = (int64_t)get_le(&rd, 8); break;
+		case 'h':
+			hash = take(&rd, RECORD_HASH_BYTES);
+			if (hash)
+				memcpy(r->hash, hash, RECORD_HASH_BYTES);
+			break;
+		}
+	}
+	return rd.bad || rd.left ? -EBADMSG : 0;
+}
+
+/* --- batches --------------------------------------------------------------- */
+
+size_t record_put_insns(const struct isa_insn *insns, size_t count, unsigned char *buf)
+{
+	unsigned char *p = buf;
+
+	for (size_t k = 0; k < count; k++) {
+		const struct isa_insn *in = &insns[k];
+
+		*p++ = (unsigned char)in->op;
+		*p++ = (unsigned char)(in->reg < 0 ? 0xff : in->reg);
+		*p++ = in->src.is_register;
+		for (int b = 0; b < 8; b++)
+			*p++ = (unsigned char)((uint64_t)in->src.value >> (8 * b));
+		for (int b = 0; b < 8; b++)
+			*p++ = (unsigned char)((uint64_t)in->cell >> (8 * b));
+	}
+	return (size_t)(p - buf);
+}
+
+/* True when in is an instruction the parser could have made. */
+static bool insn_valid(const struct isa_insn *in, unsigned reg_byte)
+{
+	bool writes_cell = in->op == ISA_WRITE;
+	bool register_src = in->op == ISA_MOV || in->op == ISA_ADD || in->op == ISA_SUB ||
+			    in->op == ISA_MUL || in->op == ISA_DIV || in->op == ISA_WRITE;
+
+	if (in->op > ISA_WRITE)
+		return false;
+	if (writes_cell ? reg_byte != 0xff : reg_byte >= ISA_REGISTERS)
+		return false;
+	if (in->src.is_register && (!register_src || in->src.value < 0 ||
+				    in->src.value >= ISA_REGISTERS))
+		return false;
+	return (in->op != ISA_READ && in->op != ISA_WRITE) || in->cell >= 0;
+}
+
+int record_get_insns(const struct record *r, struct isa_insn *out, size_t max,
+		     size_t *count)
+{
+	struct reader rd = { r->data.data, r->data.len, false };
+	size_t n = r->data.len / RECORD_INSN_BYTES;
+
+	if (r->kind != RECORD_BATCH || r->data.len % RECORD_INSN_BYTES || n > max)
+		return -EBADMSG;
+	for (size_t k = 0; k < n; k++) {
+		struct isa_insn *in = &out[k];
+		unsigned op = (unsigned)get_le(&rd, 1), reg = (unsigned)get_le(&rd, 1);
+		unsigned is_reg = (unsigned)get_le(&rd, 1);
+
+		in->op = (enum isa_op)op;
+		in->reg = reg == 0xff ? -1 : (int)reg;
+		in->src.is_register = is_reg == 1;
+		in->src.value = (int64_t)get_le(&rd, 8);
+		in->cell = (int64_t)get_le(&rd, 8);
+		in->line = (unsigned)k + 1;
+		if (is_reg > 1 || op > ISA_WRITE || !insn_valid(in, reg))
+			return -EBADMSG;
+	}
+	*count = n;
+	return 0;
+}
+
+/* --- readable form ----------------------------------------------------------- */
+
+#define QUOTE_BYTES 200
+
+static void quote(struct text *t, const struct record_bytes *b)
+{
+	const unsigned char *p = b->data;
+	size_t n = b->len < QUOTE_BYTES ? b->len : QUOTE_BYTES;
+
+	text_append(t, "\"", 1);
+	for (size_t k = 0; k < n; k++) {
+		if (p[k] == '"' || p[k] == '\\')
+			text_printf(t, "\\%c", p[k]);
+		else if (p[k] == '\n')
+			text_append(t, "\\n", 2);
+		else if (p[k] < 0x20 || p[k] >= 0x7f)
+			text_printf(t, "\\x%02x", p[k]);
+		else
+			text_append(t, (const char *)&p[k], 1);
+	}
+	text_append(t, "\"", 1);
+	if (n < b->len)
+		text_printf(t, "...(%zu bytes)", b->len);
+}
+
+static void format_batch(struct text *t, const struct record *r)
+{
+	struct isa_insn in[ISA_MAX_BATCH_LINES];
+	char line[64];
+	size_t n;
+
+	if (record_get_insns(r, in, ISA_MAX_BATCH_LINES, &n)) {
+		text_printf(t, " (damaged: %zu bytes)", r->data.len);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		isa_format(&in[k], line, sizeof(line));
+		text_printf(t, "%s%s", k ? "; " : " ", line);
+	}
+}
+
+static void format_fields(struct text *t, const struct record *r)
+{
+	for (const char *f = layout[r->kind]; *f; f++) {
+		switch (*f) {
+		case 'n': text_append(t, " ", 1); quote(t, &r->name); break;
+		case 'd': text_append(t, " ", 1); quote(t, &r->data); break;
+		case 'u': text_printf(t, " %llu", (unsigned long long)r->u); break;
+		case 'v': text_printf(t, " %llu", (unsigned long long)r->v); break;
+		case 'i': text_printf(t, " %lld", (long long)r->i); break;
+		case 'j': text_printf(t, " %lld", (long long)r->j); break;
+		case 'h':
+			text_append(t, " ", 1);
+			for (int k = 0; k < RECORD_HASH_BYTES; k++)
+				text_printf(t, "%02x", r->hash[k]);
+			break;
+		}
+	}
+}
+
+int record_format(const struct record *r, char *buf, size_t size)
+{
+	char small[512];
+	struct text t = TEXT_ON_STACK(small);
+	time_t secs = (time_t)(r->time_ns / 1000000000);
+	struct tm tm;
+	int n;
+
+	if (r->time_ns && localtime_r(&secs, &tm))
+		text_printf(&t, "%04d-%02d-%02d %02d:%02d:%02d.%03d ", tm.tm_year + 1900,
+			    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			    (int)(r->time_ns / 1000000 % 1000));
+	text_printf(&t, "session %llu seq %llu", (unsigned long long)r->session,
+		    (unsigned long long)r->seq);
+	if (r->pid)
+		text_printf(&t, " pid %u", r->pid);
+	text_printf(&t, " %s", record_kind_name(r->kind));
+	if (r->kind == RECORD_BATCH)
+		format_batch(&t, r);
+	else if (kind_valid((int)r->kind))
+		format_fields(&t, r);
+	n = snprintf(buf, size, "%s", t.oom ? "(out of memory)" : t.buf);
+	text_free(&t);
+	return n;
+}

@@ -1,0 +1,108 @@
+/* record.h - the one record type: every change of the state, as the log
+ * keeps it and as apply takes it.
+ *
+ * A record is a kind, who proposed it (session, sequence, pid), when (the
+ * proposer's clock: apply reads no clock), and the fields its kind uses.
+ * The encoding is binary-safe and length-prefixed, little-endian, with a
+ * version byte first:
+ *
+ *   record = version:u8 kind:u8 session:u64 seq:u64 time_ns:i64 pid:u32 field*
+ *   field  = u64 or i64 (8 bytes) | bytes = length:u32 data[length] | hash[32]
+ *
+ * Which fields a kind has, in order, is the table in record.c (the letters
+ * in the list below).  Decoding checks every length against what is left
+ * and against the bounds below, so a decoded record is safe to read;
+ * whether it makes sense for the state (a queue that exists, an item that
+ * fits) is apply's business, and a refusal there is an outcome.
+ *
+ * A decoded record points into the bytes it was decoded from.
+ */
+#ifndef RWFS_RECORD_H
+#define RWFS_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isa.h"
+#include "text.h"
+
+#define RECORD_VERSION 1
+#define RECORD_HEADER_BYTES 30
+#define RECORD_HASH_BYTES 32
+#define RECORD_MAX_NAME 255           /* bytes of a name field */
+#define RECORD_MAX_DATA (16u << 20)   /* bytes of a data field */
+#define RECORD_INSN_BYTES 19          /* op reg src_is_reg src:i64 cell:i64 */
+
+enum record_kind {
+	RECORD_BATCH = 1,      /* d: instructions (record_put_insns), all or nothing */
+	RECORD_QUEUE_CREATE,   /* n u: name, capacity */
+	RECORD_QUEUE_DELETE,   /* n */
+	RECORD_QUEUE_PUSH,     /* n d: the items as written, one per line */
+	RECORD_QUEUE_POP,      /* n u v: the head item is held for (session, reader u); room v */
+	RECORD_QUEUE_ACK,      /* n u: reader u received its held item */
+	RECORD_QUEUE_RETURN,   /* n u: reader u did not: the item goes back to the head */
+	RECORD_QUEUE_SEAL,     /* n u: u = 1 seals, 0 unseals */
+	RECORD_QUEUE_CAPACITY, /* n u */
+	RECORD_QUEUE_HELD,     /* n u v d: snapshot: item d held for (session v, reader u) */
+	RECORD_PRODUCT,        /* i j n: upc, count, name: a product and its stock */
+	RECORD_LOGIN,          /* n h: user, SHA-256 of the token (verdict settled before) */
+	RECORD_LOGOUT,         /* h */
+	RECORD_BUY,            /* h i j n: the session's token hash, upc, qty, its user */
+	RECORD_CELLS,          /* u: the memory has u cells (a shrink needs the cut ones 0) */
+	RECORD_SESSION_OPEN,   /* u v: session u begins, its sequences up to v seen */
+	RECORD_SESSION_END,    /* v: session v is gone: what it held goes back */
+	RECORD_KIND_END
+};
+
+struct record_bytes {
+	const void *data;
+	size_t len;
+};
+
+struct record {
+	enum record_kind kind;
+	uint64_t session;  /* who proposed it; 0: nobody (a snapshot's records) */
+	uint64_t seq;      /* the proposer's sequence: apply ignores a repeat */
+	int64_t time_ns;   /* the proposer's wall clock */
+	uint32_t pid;      /* the client whose operation it is, 0 if none */
+	struct record_bytes name;
+	struct record_bytes data;
+	uint64_t u, v;
+	int64_t i, j;
+	uint8_t hash[RECORD_HASH_BYTES];
+};
+
+/* Appends the encoding of r (its kind's fields) to out (text.h: any bytes).
+ * Returns 0, -EINVAL (a kind or a field out of its bounds: out unchanged)
+ * or -ENOMEM (out->oom set). */
+int record_encode(const struct record *r, struct text *out);
+
+/* Rewrites the sequence of an encoded record in place (the proposer gives
+ * it at the last moment, in the order records reach the log). */
+void record_set_seq(void *encoded, uint64_t seq);
+
+/* Decodes len bytes into r.  Returns 0 or -EBADMSG (unknown version or
+ * kind, a field past the end, a length over its bound, bytes left over). */
+int record_decode(const void *buf, size_t len, struct record *r);
+
+/* The data field of a batch: encodes count instructions into buf (room for
+ * count * RECORD_INSN_BYTES bytes) and returns the bytes written. */
+size_t record_put_insns(const struct isa_insn *insns, size_t count, unsigned char *buf);
+
+/* Decodes a batch's instructions into out (room for max) and *count; line
+ * numbers are 1, 2, ...  Returns 0 or -EBADMSG (a length that is not a
+ * whole number of instructions, more than max, an op, register or operand
+ * no parser makes). */
+int record_get_insns(const struct record *r, struct isa_insn *out, size_t max,
+		     size_t *count);
+
+/* "QUEUE_PUSH" for RECORD_QUEUE_PUSH; "?" for anything else. */
+const char *record_kind_name(enum record_kind kind);
+
+/* Writes r readably, one line without newline ("seq 7 session 2 pid 4242
+ * 12:00:01.204 QUEUE_PUSH jobs \"a\\nb\""; bytes quoted C-like and cut
+ * after 200), NUL-terminated.  Returns the length it needed, like snprintf. */
+int record_format(const struct record *r, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,124 @@
+/* log.h - the ordered, durable log that every change of the state goes
+ * through.
+ *
+ * The engine turns each operation into one encoded record (record.h) and
+ * appends it here; the log gives it a position (1, 2, 3, ... never reused,
+ * across compactions too) and hands it back, in position order, to the one
+ * deliver function, which applies it.  Replay at start-up is the same
+ * deliver.  The log never looks inside a record: to it a record is bytes.
+ *
+ * Implementations: file.c (a journal and a snapshot in a state directory,
+ * one host); etcd.c (several hosts) comes later and changes nothing above
+ * this interface.
+ *
+ * A snapshot is an opaque blob from the engine (the whole state as of a
+ * position); the log keeps the latest one and replays it first.
+ *
+ * Locking: the log serialises its own appends; deliver is called from
+ * inside log_append (file.c: in the appending thread, before it returns)
+ * or from a thread of the log's own (etcd.c), one record at a time, never
+ * two at once.  deliver must not call back into the log.
+ */
+#ifndef RWFS_LOG_H
+#define RWFS_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LOG_MAX_RECORD (16u << 20) /* longer appends: -EFBIG */
+
+struct log;
+
+/* Applies the record at position; called in position order.  Returns 0 or
+ * -errno, which stops a replay (-EBADMSG: the record cannot be decoded). */
+typedef int (*log_deliver_fn)(void *arg, uint64_t position, const void *rec, size_t len);
+
+/* Loads a snapshot: the state as of position, replacing whatever deliver
+ * built so far.  Returns 0 or -errno (-EBADMSG: damaged), which stops a
+ * replay. */
+typedef int (*log_load_fn)(void *arg, uint64_t position, const void *blob, size_t len);
+
+/* Writes the whole state: called by log_compact with the log's appends
+ * held off, so the blob is exactly the state as of the last position
+ * delivered.  Returns 0 and a malloc'd blob the log frees, or -errno. */
+typedef int (*log_save_fn)(void *arg, void **blob, size_t *len);
+
+struct log_ops {
+	int (*follow)(struct log *log, log_load_fn load, log_deliver_fn deliver, void *arg);
+	int (*append)(struct log *log, const void *rec, size_t len, uint64_t *position);
+	int (*sync)(struct log *log, uint64_t position);
+	bool (*wants_compaction)(struct log *log);
+	int (*compact)(struct log *log, log_save_fn save, void *arg);
+	int (*format_stats)(struct log *log, char *buf, size_t size);
+	void (*close)(struct log *log);
+};
+
+/* Every implementation's struct begins with this. */
+struct log {
+	const struct log_ops *ops;
+};
+
+/* Replays the snapshot (through load) and every record after it (through
+ * deliver), then keeps load and deliver for what comes later: from now on
+ * every appended record is delivered.  Called once, before any append.
+ * Returns 0, -EBADMSG (damage the log found: its message says where) or
+ * the first error of load or deliver. */
+static inline int log_follow(struct log *log, log_load_fn load, log_deliver_fn deliver,
+			     void *arg)
+{
+	return log->ops->follow(log, load, deliver, arg);
+}
+
+/* Appends one record and returns its *position once it is delivered (file
+ * log: it has reached the kernel, so it survives a kill -9 of the daemon,
+ * and deliver has run in this thread).  On failure (-ENOSPC, -EIO, -EFBIG,
+ * -ETIMEDOUT; -EINVAL for an empty record or before log_follow) the record
+ * is not in the log and was not delivered.  Should deliver itself fail,
+ * its error is returned, but the record stays in the log at *position.
+ * May block.  Call with no lock of the engine held. */
+static inline int log_append(struct log *log, const void *rec, size_t len,
+			     uint64_t *position)
+{
+	return log->ops->append(log, rec, len, position);
+}
+
+/* Returns once the record at position is as durable as the sync policy
+ * promises (file log, --sync=always: on disk; concurrent callers share one
+ * fdatasync).  0, or -EIO (nothing later can be promised: every later
+ * append fails too).  May block. */
+static inline int log_sync(struct log *log, uint64_t position)
+{
+	return log->ops->sync(log, position);
+}
+
+/* True when the log would like a snapshot (the journal grew past its bound). */
+static inline bool log_wants_compaction(struct log *log)
+{
+	return log->ops->wants_compaction(log);
+}
+
+/* Replaces the snapshot with the blob save makes and drops the records it
+ * includes.  Appends wait meanwhile.  Returns 0 or -errno; on failure the
+ * log stays as valid as before, and appends still work when the disk has
+ * room again. */
+static inline int log_compact(struct log *log, log_save_fn save, void *arg)
+{
+	return log->ops->compact(log, save, arg);
+}
+
+/* Appends the log's `name value` lines of mnt/stats to buf, like snprintf:
+ * returns the length it needed. */
+static inline int log_format_stats(struct log *log, char *buf, size_t size)
+{
+	return log->ops->format_stats(log, buf, size);
+}
+
+/* Syncs what was appended, releases the log's resources; NULL is a no-op. */
+static inline void log_close(struct log *log)
+{
+	if (log)
+		log->ops->close(log);
+}
+
+#endif
