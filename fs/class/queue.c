@@ -153,19 +153,35 @@ static bool take_item(fuse_req_t req, struct handle *h, size_t size)
 	return true;
 }
 
+/* A parked read: an O_NONBLOCK one waits only while awaits_held says so. */
+struct pending_read {
+	struct handle *h;
+	bool nonblock;
+};
+
+static bool awaits_held(struct rwfs *fs, uint64_t id);
+
 static bool read_try(fuse_req_t req, void *arg, size_t size)
 {
+	struct pending_read *p = arg;
+	uint64_t id = p->h->node->index;
 	bool answered;
 
 	in_try = true;
-	answered = take_item(req, arg, size);
+	answered = take_item(req, p->h, size);
 	in_try = false;
+	if (!answered && p->nonblock && !awaits_held(fs_of(req), id)) {
+		fuse_reply_err(req, EAGAIN);
+		answered = true;
+	}
+	if (answered)
+		free(p);
 	return answered;
 }
 
 static void read_end(fuse_req_t req, void *arg, int err)
 {
-	(void)arg;
+	free(arg);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -363,16 +379,33 @@ static void release(struct rwfs *fs, struct handle *h)
 	waitq_forget(waiters_of(h->node)->readers, h);
 }
 
+/* A sealed queue whose last items are held ends or gives one back as soon
+ * as their replies are settled, a moment later: even an O_NONBLOCK reader
+ * waits for that rather than see EAGAIN from a queue that will never fill. */
+static bool awaits_held(struct rwfs *fs, uint64_t id)
+{
+	struct queue_stats qs;
+
+	return state_queue_stats(fs->st, id, NULL, &qs) == 0 && qs.sealed && qs.depth == 0 &&
+	       qs.held > 0;
+}
+
 static void read_queue(fuse_req_t req, struct handle *h, size_t size, off_t off, int flags)
 {
 	struct rwfs *fs = fs_of(req);
+	struct pending_read *p = malloc(sizeof(*p));
 	uint64_t id = h->node->index; /* once answered, h may be released */
 
 	(void)off;
-	if (!(flags & O_NONBLOCK))
-		waitq_park(waiters_of(h->node)->readers, req, h, size);
-	else if (!read_try(req, h, size))
-		fuse_reply_err(req, EAGAIN);
+	if (!p) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	p->h = h;
+	p->nonblock = flags & O_NONBLOCK;
+	/* An O_NONBLOCK read answers now, ahead of any parked ones. */
+	if (!p->nonblock || awaits_held(fs, id) || !read_try(req, p, size))
+		waitq_park(waiters_of(h->node)->readers, req, p, size);
 	flush_change(fs, id);
 }
 

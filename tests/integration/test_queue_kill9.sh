@@ -3,10 +3,12 @@
 # items (one write each, counting the acknowledged ones) and 2 consumers pop
 # (recording what they got) on one queue; the daemon is killed mid-load and
 # restarted, and the queue drained.  Every acknowledged item appears exactly
-# once across consumed and drained, in each producer's order.  Allowed: per
-# producer one more item (journaled, its acknowledgement lost in the kill),
-# and per consumer one item missing (popped and journaled, its reply lost
-# in the kill).  The counts are printed.
+# once across consumed and drained, in each producer's order, and none is
+# lost.  Allowed: per producer one more item (journaled, its acknowledgement
+# lost in the kill), and per consumer its last item once more in the drain
+# (its reply delivered, the daemon killed before the acknowledgement reached
+# the journal: the restart gives a held item back rather than lose it).
+# The counts are printed.
 . "$(dirname "$0")/lib.sh"
 
 state=$TEST_TMP/state
@@ -98,8 +100,11 @@ consumed = [items("consumed.%d" % c) for c in range(C)]
 drained = items("drained")
 everything = [i for c in consumed for i in c] + drained
 dups = [i for i, n in collections.Counter(everything).items() if n > 1]
-if dups:
-    sys.exit("delivered twice: %r" % dups[:10])
+at_kill = [i for i in dups if i in drained and any(c and c[-1] == i for c in consumed)
+           and everything.count(i) == 2]
+if len(dups) != len(at_kill):
+    sys.exit("delivered twice: %r" % [i for i in dups if i not in at_kill][:10])
+drained_once = [i for i in drained if i not in at_kill]
 
 def in_order(seq, what):
     last = [-1] * P
@@ -110,7 +115,7 @@ def in_order(seq, what):
 
 for c in range(C):
     in_order(consumed[c], "consumer %d" % c)
-in_order(drained, "drained")
+in_order(drained_once, "drained")
 
 present = collections.defaultdict(set)
 for p, n in everything:
@@ -127,16 +132,16 @@ for p in range(P):
     lost += len(missing)
     # What the consumers took was ahead of what stayed queued.
     taken = [n for c in consumed for q, n in c if q == p]
-    left = [n for q, n in drained if q == p]
+    left = [n for q, n in drained_once if q == p]
     if taken and left and max(taken) > min(left):
         sys.exit("producer %d: p%d-%d consumed but p%d-%d still queued" % (p, p, max(taken), p, min(left)))
     if missing:
         print("producer %d: acknowledged but gone: %r" % (p, missing))
-if lost > C:
-    sys.exit("%d acknowledged items lost (at most %d replies can be lost in the kill)" % (lost, C))
+if lost:
+    sys.exit("%d acknowledged items lost" % lost)
 if sum(len(c) for c in consumed) < 20:
     sys.exit("the consumers took only %d items before the kill" % sum(len(c) for c in consumed))
 print("acknowledged %d, consumed %d, drained %d; unacknowledged but kept: %d; "
-      "popped with the reply lost: %d" % (sum(acked), sum(len(c) for c in consumed),
-                                          len(drained), extra, lost))
+      "delivered before the kill and again after: %d" % (sum(acked), sum(len(c) for c in consumed),
+                                          len(drained), extra, len(at_kill)))
 PY

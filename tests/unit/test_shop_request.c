@@ -275,7 +275,7 @@ static void test_replies(void **state)
 		{ -ENOSPC, 0, NULL, "error too many sessions\n" },
 		{ -ENOMEM, 0, NULL, "error out of memory\n" },
 		{ -EEXIST, 0, NULL, "error cannot make a token: File exists\n" },
-		{ -ENOSYS, 0, NULL, "error cannot make a token: Function not implemented\n" },
+		{ -EAGAIN, 0, NULL, "error cannot make a token: Resource temporarily unavailable\n" },
 		{ 0, 1, &bought, "ok bought 3 apple (1001), 7 left\n" },
 		{ -EACCES, 1, &bought, "error not logged in\n" },
 		{ -EINVAL, 1, &bought, "error quantity must be 1..1000000\n" },
