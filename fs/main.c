@@ -153,7 +153,7 @@ static int open_state(const struct options *opts, enum log_file_sync sync, struc
 	char msg[512] = "";
 	int ret;
 
-	if (!opts->state && mkdir(DEFAULT_STATE, 0755) != 0 && errno != EEXIST) {
+	if (!opts->state && mkdir(DEFAULT_STATE, 0700) != 0 && errno != EEXIST) {
 		fprintf(stderr, "rwfs: cannot make state directory '%s': %s\n", DEFAULT_STATE,
 			strerror(errno));
 		return -1;

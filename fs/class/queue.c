@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "class.h"
 
@@ -45,6 +46,7 @@
 struct queue_waiters {
 	struct waitq *readers; /* its pollers are told of every change */
 	struct waitq *writers;
+	struct waitq *settling; /* O_NONBLOCK readers waiting for held items */
 	pthread_mutex_t lock;
 	bool waking;           /* under lock: a thread runs the wake loop */
 	bool again;            /* under lock: a change came during it */
@@ -97,6 +99,39 @@ void queue_class_release(struct rwfs *fs, uint64_t id)
 
 /* --- parked readers and writers ---------------------------------------- */
 
+/* Whether the reader of req was killed while it waited.  The kernel marks
+ * a fatal signal pending in the thread at once (as SIGKILL, whichever
+ * signal it was), and the thread then leaves its interruptible sleep for
+ * an uninterruptible one (D); the interrupt it sends reaches the daemon
+ * only when a worker thread reads it.  A killed reader takes its reply
+ * with it, so looking at it just before replying narrows the window to the
+ * reply itself. */
+static bool reader_killed(fuse_req_t req)
+{
+	char path[48], buf[2048];
+	const char *pending;
+	pid_t pid = fuse_req_ctx(req)->pid;
+	ssize_t n;
+	int fd;
+
+	if (pid <= 0) /* in another pid namespace: nothing to look at */
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT; /* gone already */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (strstr(buf, "\nState:\tD"))
+		return true;
+	pending = strstr(buf, "\nSigPnd:\t");
+	/* 16 hex digits, signal 1 last: SIGKILL (9) is 0x100. */
+	return pending && strlen(pending) > 24 && strchr("13579bdf", pending[22]);
+}
+
 /* Hands the held item to its reader: acknowledged once the kernel has the
  * reply, back to the head when the reader was interrupted or the reply
  * cannot be delivered. */
@@ -104,7 +139,7 @@ static void hand_over(struct rwfs *fs, fuse_req_t req, uint64_t id, uint64_t tic
 		      char *item, size_t len)
 {
 	item[len] = '\n';
-	if (fuse_req_interrupted(req)) {
+	if (fuse_req_interrupted(req) || reader_killed(req)) {
 		state_queue_unpop(fs->st, id, ticket);
 		fuse_reply_err(req, EINTR);
 	} else if (fuse_reply_buf(req, item, len + 1) != 0) {
@@ -248,11 +283,13 @@ static void wake_once(struct rwfs *fs, struct node *node)
 	if (state_queue_stats(fs->st, node->index, NULL, NULL) == -ENOENT) {
 		waitq_end_all(qw->readers);
 		waitq_end_all(qw->writers);
+		waitq_end_all(qw->settling);
 		waitq_wake(qw->readers);
 		return;
 	}
 	do {
 		moved = waitq_wake(qw->readers);
+		moved += waitq_wake(qw->settling);
 		moved += waitq_wake(qw->writers);
 	} while (moved);
 	/* Each change noted during the round moved a waiter: covered. */
@@ -307,9 +344,11 @@ static int init(struct node *node)
 		return -ENOMEM;
 	qw->readers = waitq_new(read_try, read_end);
 	qw->writers = waitq_new(write_try, write_end);
-	if (!qw->readers || !qw->writers || pthread_mutex_init(&qw->lock, NULL)) {
+	qw->settling = waitq_new(read_try, read_end);
+	if (!qw->readers || !qw->writers || !qw->settling || pthread_mutex_init(&qw->lock, NULL)) {
 		waitq_free(qw->readers);
 		waitq_free(qw->writers);
+		waitq_free(qw->settling);
 		free(qw);
 		return -ENOMEM;
 	}
@@ -325,6 +364,7 @@ static void release_node(struct node *node)
 
 	waitq_free(qw->readers);
 	waitq_free(qw->writers);
+	waitq_free(qw->settling);
 	pthread_mutex_destroy(&qw->lock);
 	free(qw);
 }
@@ -403,9 +443,12 @@ static void read_queue(fuse_req_t req, struct handle *h, size_t size, off_t off,
 	}
 	p->h = h;
 	p->nonblock = flags & O_NONBLOCK;
-	/* An O_NONBLOCK read answers now, ahead of any parked ones. */
-	if (!p->nonblock || awaits_held(fs, id) || !read_try(req, p, size))
+	/* An O_NONBLOCK read answers now, ahead of any parked ones, or waits
+	 * apart from them, so that none of them holds it back. */
+	if (!p->nonblock)
 		waitq_park(waiters_of(h->node)->readers, req, p, size);
+	else if (awaits_held(fs, id) || !read_try(req, p, size))
+		waitq_park(waiters_of(h->node)->settling, req, p, size);
 	flush_change(fs, id);
 }
 
@@ -510,7 +553,9 @@ static void count_waiting(struct rwfs *fs, uint64_t id, unsigned *readers, unsig
 {
 	struct node *node = node_find(fs->nodes, &queue_class, id);
 
-	*readers = node ? waitq_waiting(waiters_of(node)->readers) : 0;
+	*readers = node ? waitq_waiting(waiters_of(node)->readers) +
+				  waitq_waiting(waiters_of(node)->settling)
+			: 0;
 	*writers = node ? waitq_waiting(waiters_of(node)->writers) : 0;
 	node_put(fs->nodes, node);
 }

@@ -9,6 +9,7 @@
  * by comparing all 32 bytes in constant time.
  */
 #include <assert.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -67,11 +68,6 @@ void shop_free(struct shop *shop)
 
 /* --- names -------------------------------------------------------------- */
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 bool shop_valid_user_name(const char *name, size_t len)
 {
 	if (len == 0 || len > SHOP_MAX_NAME)
@@ -88,7 +84,8 @@ bool shop_valid_user_name(const char *name, size_t len)
 
 bool shop_valid_product_name(const char *name, size_t len)
 {
-	if (len == 0 || len > SHOP_MAX_NAME || is_blank(name[0]) || is_blank(name[len - 1]))
+	if (len == 0 || len > SHOP_MAX_NAME || isblank((unsigned char)name[0]) ||
+	    isblank((unsigned char)name[len - 1]))
 		return false;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];

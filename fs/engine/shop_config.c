@@ -1,6 +1,7 @@
 /* shop_config.c - reading the shop's configuration files, and the
  * inventory CSV.  See shop_config.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -20,18 +21,13 @@ const struct shop_product shop_demo_products[SHOP_DEMO_PRODUCTS] = {
 	{ 1003, 5, "cherry" },
 };
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static void trim(const char **s, size_t *len)
 {
-	while (*len > 0 && is_blank(**s)) {
+	while (*len > 0 && isblank((unsigned char)**s)) {
 		(*s)++;
 		(*len)--;
 	}
-	while (*len > 0 && is_blank((*s)[*len - 1]))
+	while (*len > 0 && isblank((unsigned char)(*s)[*len - 1]))
 		(*len)--;
 }
 

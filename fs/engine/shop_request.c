@@ -1,6 +1,7 @@
 /* shop_request.c - request lines, tokens and replies of mnt/shop.
  * See shop_request.h.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -58,11 +59,6 @@ static int put_reply(char *reply, size_t size, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static bool is_control(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -76,12 +72,12 @@ static size_t split_blanks(const char *s, size_t len, struct word *w, size_t max
 	size_t n = 0, i = 0;
 
 	while (n < max) {
-		while (i < len && is_blank(s[i]))
+		while (i < len && isblank((unsigned char)s[i]))
 			i++;
 		if (i == len)
 			break;
 		w[n].text = s + i;
-		while (i < len && !is_blank(s[i]))
+		while (i < len && !isblank((unsigned char)s[i]))
 			i++;
 		w[n].len = (size_t)(s + i - w[n].text);
 		n++;

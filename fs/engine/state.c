@@ -41,6 +41,7 @@ struct state *state_new(FILE *console)
 	    rwlock_init(&st->lock))
 		goto out_free;
 	pthread_mutex_init(&st->propose_lock, NULL);
+	pthread_mutex_init(&st->digest_lock, NULL);
 	pthread_mutex_init(&st->pending_lock, NULL);
 	pthread_cond_init(&st->pending_done, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
@@ -68,6 +69,7 @@ void state_free(struct state *st)
 	pthread_cond_destroy(&st->pending_done);
 	pthread_mutex_destroy(&st->pending_lock);
 	pthread_mutex_destroy(&st->propose_lock);
+	pthread_mutex_destroy(&st->digest_lock);
 	rwlock_release(&st->lock);
 	shop_users_free(st->users);
 	shop_free(st->shop);
@@ -188,6 +190,7 @@ static int load(void *arg, uint64_t position, const void *blob, size_t len)
 
 	rwlock_write_lock(&st->lock);
 	ret = state_load_blob(st, blob, len, msg, sizeof(msg));
+	st->loads++;
 	if (!ret)
 		st->applied = position;
 	rwlock_write_unlock(&st->lock);
@@ -273,10 +276,17 @@ int state_compact(struct state *st)
 	return log_compact(st->log, save, st);
 }
 
+/* One thread compacts; the others go on.  It asks the log after taking
+ * the turn, so a thread that looked before a compaction ended does not
+ * make a second one right after it. */
 static void compact_if_due(struct state *st)
 {
+	if (!log_wants_compaction(st->log) ||
+	    __atomic_test_and_set(&st->compacting, __ATOMIC_ACQUIRE))
+		return;
 	if (log_wants_compaction(st->log))
 		state_compact(st);
+	__atomic_clear(&st->compacting, __ATOMIC_RELEASE);
 }
 
 /* A pop is at-least-once across a power cut whatever we do (its reply goes
@@ -293,7 +303,7 @@ int state_submit(struct state *st, struct record *r, struct outcome *out)
 	char small[256];
 	struct text encoded = TEXT_ON_STACK(small);
 	struct changes changed = { .count = 0 };
-	struct outcome scratch;
+	struct outcome scratch = { .err = 0 };
 	struct pending p = { .out = out ? out : &scratch };
 	uint64_t position;
 	int ret;
@@ -565,28 +575,38 @@ out:
 
 /* --- the state as a whole ---------------------------------------------------- */
 
+/* Every look at mnt/stats asks, ls -l too: the digest is made again only
+ * when a record was applied or a snapshot loaded since the last one. */
 int state_digest(struct state *st, uint64_t *applied, char hex[STATE_DIGEST_HEX + 1])
 {
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	struct sha256_ctx ctx;
 	struct text blob = TEXT_INIT;
-	int ret;
+	bool same;
+	int ret = 0;
 
+	pthread_mutex_lock(&st->digest_lock);
 	rwlock_read_lock(&st->lock);
-	ret = state_save_blob(st, &blob);
-	*applied = st->applied;
-	rwlock_read_unlock(&st->lock);
-	if (ret) {
-		text_free(&blob);
-		return ret;
+	same = st->digest_valid && st->digest_at == st->applied && st->digest_loads == st->loads;
+	if (!same) {
+		ret = state_save_blob(st, &blob);
+		st->digest_at = st->applied;
+		st->digest_loads = st->loads;
 	}
-	sha256_init(&ctx);
-	sha256_update(&ctx, blob.len, (const uint8_t *)blob.buf);
-	sha256_digest(&ctx, sizeof(digest), digest);
+	rwlock_read_unlock(&st->lock);
+	if (!same && !ret) {
+		sha256_init(&ctx);
+		sha256_update(&ctx, blob.len, (const uint8_t *)blob.buf);
+		sha256_digest(&ctx, sizeof(digest), digest);
+		for (size_t k = 0; k < sizeof(digest); k++)
+			snprintf(st->digest_hex + 2 * k, 3, "%02x", digest[k]);
+	}
 	text_free(&blob);
-	for (size_t k = 0; k < sizeof(digest); k++)
-		snprintf(hex + 2 * k, 3, "%02x", digest[k]);
-	return 0;
+	st->digest_valid = ret == 0;
+	*applied = st->digest_at;
+	memcpy(hex, st->digest_hex, STATE_DIGEST_HEX + 1);
+	pthread_mutex_unlock(&st->digest_lock);
+	return ret;
 }
 
 int state_blob_records(const void *blob, size_t len,

@@ -78,6 +78,12 @@ struct state {
 	uint64_t next_reader;              /* atomic: tickets of held queue items */
 
 	pthread_mutex_t propose_lock;      /* orders proposals: outside the log's locks */
+	bool compacting;                   /* atomic: a thread runs compact_if_due's compaction */
+	uint64_t loads;                    /* under lock: snapshots loaded */
+	pthread_mutex_t digest_lock;       /* the last digest made, before lock */
+	bool digest_valid;                 /* under digest_lock */
+	uint64_t digest_at, digest_loads;  /* under digest_lock: applied and loads it is of */
+	char digest_hex[STATE_DIGEST_HEX + 1]; /* under digest_lock */
 	uint64_t next_seq;                 /* under propose_lock */
 	pthread_mutex_t pending_lock;
 	pthread_cond_t pending_done;

@@ -111,6 +111,16 @@ static bool configured_session(struct state *st, const uint8_t hash[SHOP_HASH_BY
 	return name && shop_users_exists(st->users, user);
 }
 
+static bool open_session(struct state *st, const uint8_t hash[SHOP_HASH_BYTES])
+{
+	bool open;
+
+	rwlock_read_lock(&st->lock);
+	open = shop_session_user(st->shop, hash) != NULL;
+	rwlock_read_unlock(&st->lock);
+	return open;
+}
+
 static int buy(struct state *st, const struct shop_request *req, uint32_t pid, char *reply)
 {
 	struct record r = { .kind = RECORD_BUY, .pid = pid, .i = req->upc, .j = req->qty };
@@ -138,7 +148,11 @@ static int logout(struct state *st, const struct shop_request *req, uint32_t pid
 	struct outcome out = { .err = 0 };
 	int ret;
 
-	shop_token_hash(req->token, r.hash);
+	/* No record for a token of no session: nothing to log, or to sync. */
+	if (shop_token_hash(req->token, r.hash) || !open_session(st, r.hash)) {
+		shop_reply_logout(-EACCES, reply, SHOP_MAX_REPLY);
+		return 0;
+	}
 	ret = propose(st, &r, &out, reply);
 	if (!ret)
 		shop_reply_logout(out.err, reply, SHOP_MAX_REPLY);

@@ -74,6 +74,8 @@ struct log_file {
 	bool tail_dirty;              /* under append_lock: a failed write's bytes may
 				       * be past journal_size, cut them first */
 	bool compacting;              /* written under append_lock, read atomically */
+	uint64_t compact_at;          /* written under append_lock, read atomically:
+				       * the journal size that asks for a compaction */
 
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_done;     /* a sync finished, or stop was asked */
@@ -379,7 +381,7 @@ static int write_file_atomically(struct log_file *lf, const char *name,
 	int fd, ret;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", name);
-	fd = lf->io->openat(lf->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = lf->io->openat(lf->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	ret = write_all(lf->io, fd, header, HEADER_SIZE, 0);
@@ -442,7 +444,7 @@ static int take_lock(struct log_file *lf, char *msg, size_t size)
 	char pid[32];
 	ssize_t n;
 
-	lf->lockfd = lf->io->openat(lf->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	lf->lockfd = lf->io->openat(lf->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lf->lockfd < 0) {
 		int err = errno;
 
@@ -500,7 +502,7 @@ static int keep_damaged_copy(struct log_file *lf, const unsigned char *buf, size
 
 	localtime_r(&now, &tm);
 	strftime(name, size, "journal.damaged-%Y%m%d-%H%M%S", &tm);
-	fd = lf->io->openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	fd = lf->io->openat(lf->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	ret = write_all(lf->io, fd, buf, len, 0);
@@ -684,6 +686,7 @@ static struct log_file *log_file_alloc(const struct log_file_options *opts)
 	lf->sync = opts->sync;
 	lf->compact_bytes = opts->compact_bytes ? opts->compact_bytes
 						: LOG_FILE_DEFAULT_COMPACT_BYTES;
+	lf->compact_at = lf->compact_bytes;
 	lf->notices = opts->notices;
 	lf->dirfd = lf->lockfd = lf->journal_fd = -1;
 	return lf;
@@ -980,7 +983,7 @@ static bool file_wants_compaction(struct log *log)
 
 	return !__atomic_load_n(&lf->compacting, __ATOMIC_RELAXED) &&
 	       !__atomic_load_n(&lf->journal_pending, __ATOMIC_RELAXED) &&
-	       log_file_journal_bytes(log) > lf->compact_bytes;
+	       log_file_journal_bytes(log) > __atomic_load_n(&lf->compact_at, __ATOMIC_RELAXED);
 }
 
 /* Writes the snapshot of the state as of lf->position.  Needs append_lock. */
@@ -1016,9 +1019,16 @@ static int file_compact(struct log *log, log_save_fn save, void *arg)
 		goto out_done;
 	ret = write_snapshot(lf, save, arg);
 	if (ret) {
-		notice(lf, "%s/snapshot: compaction failed: %s", lf->dir, strerror(-ret));
+		/* Not again at every write: a full disk would make each of them
+		 * write a whole snapshot in vain. */
+		__atomic_store_n(&lf->compact_at, lf->journal_size + lf->compact_bytes,
+				 __ATOMIC_RELAXED);
+		notice(lf, "%s/snapshot: compaction failed: %s; tried again when the journal has "
+		       "grown by %llu bytes", lf->dir, strerror(-ret),
+		       (unsigned long long)lf->compact_bytes);
 		goto out_done;
 	}
+	__atomic_store_n(&lf->compact_at, lf->compact_bytes, __ATOMIC_RELAXED);
 	__atomic_store_n(&lf->journal_pending, true, __ATOMIC_RELAXED);
 	ret = make_journal(lf);
 	if (ret)

@@ -60,7 +60,8 @@ extern const struct log_file_io log_file_io_libc;
 struct log_file_options {
 	const char *dir;               /* the state directory; it must exist */
 	enum log_file_sync sync;
-	uint64_t compact_bytes;        /* log_wants_compaction past this journal size */
+	uint64_t compact_bytes;        /* log_wants_compaction past this journal size (again
+					* this much later after a failed compaction) */
 	bool recover;                  /* keep a copy of a damaged journal, cut it, go on */
 	const struct log_file_io *io;  /* NULL: log_file_io_libc */
 	FILE *notices;                 /* one-line notices (torn tail, recovery); may be NULL */

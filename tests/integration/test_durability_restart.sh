@@ -35,3 +35,8 @@ dump=$("$RWFS" --dump --state="$state") || fail "--dump failed"
 assert_contains "$dump" "BATCH SET A 5" "--dump output"
 assert_contains "$dump" "BATCH ADD A 2" "--dump output"
 assert_contains "$dump" "BATCH WRITE 9 3" "--dump output"
+
+# The journal keeps what users wrote: readable by its owner only.
+for f in "$state"/*; do
+	assert_eq 600 "$(stat -c %a "$f")" "mode of $(basename "$f")"
+done

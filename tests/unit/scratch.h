@@ -5,6 +5,7 @@
 #define RWFS_TEST_SCRATCH_H
 
 #include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -22,6 +23,21 @@ static inline int scratch_dir(char *buf, size_t size, const char *name)
 			return -errno;
 	}
 	return -EEXIST;
+}
+
+static inline int scratch_remove_entry(const char *path, const struct stat *sb, int flag,
+				       struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Removes dir and everything in it.  0 or -1 (errno set). */
+static inline int scratch_remove(const char *dir)
+{
+	return nftw(dir, scratch_remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif

@@ -1,6 +1,7 @@
 /* test_log_file.c - the file log: framing, positions, follow, torn and
  * damaged files, recovery, compaction, group commit, the sync policy, the
  * lock file, the dump and injected failures of the system calls. */
+#define _GNU_SOURCE /* nftw, in scratch.h */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -41,10 +42,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(scratch_remove(f->dir), 0);
 	free(f);
 	reset_fakes();
 	return 0;
@@ -924,6 +923,36 @@ static void test_failed_snapshot_leaves_the_log_as_it_was(void **state)
 	log_close(log);
 }
 
+static void test_failed_snapshot_is_not_retried_at_every_write(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	uint64_t failed_at;
+	struct seen s;
+	struct log *log;
+
+	o.io = &fake_io;
+	o.compact_bytes = 100;
+	log = open_ok(&o, &s);
+	while (log_file_journal_bytes(log) <= 100)
+		append_ok(log, "ADD A 1\n");
+	assert_true(log_wants_compaction(log));
+	fail_pwrite_errno = ENOSPC;
+	assert_int_equal(log_compact(log, save, &s), -ENOSPC);
+	fail_pwrite_errno = 0;
+	assert_false(log_wants_compaction(log));
+	failed_at = log_file_journal_bytes(log);
+	while (log_file_journal_bytes(log) <= failed_at + 100)
+		append_ok(log, "ADD A 1\n");
+	assert_true(log_wants_compaction(log));
+	assert_int_equal(log_compact(log, save, &s), 0);
+	assert_false(log_wants_compaction(log));
+	while (log_file_journal_bytes(log) <= 100)
+		append_ok(log, "ADD A 1\n");
+	assert_true(log_wants_compaction(log));
+	log_close(log);
+}
+
 /* --- failures of the system calls ---------------------------------------- */
 
 static void test_full_disk_leaves_journal_unchanged(void **state)
@@ -1273,6 +1302,7 @@ int main(void)
 		T(test_new_journal_is_retried_after_full_disk),
 		T(test_restart_while_new_journal_is_missing),
 		T(test_failed_snapshot_leaves_the_log_as_it_was),
+		T(test_failed_snapshot_is_not_retried_at_every_write),
 		T(test_full_disk_leaves_journal_unchanged),
 		T(test_failed_cut_is_retried),
 		T(test_sync_policy),

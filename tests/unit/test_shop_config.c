@@ -6,7 +6,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,14 +52,6 @@ static char *products_text(const struct shop_product *p, size_t count)
 	return buf;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -70,7 +61,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return scratch_remove(tmpdir);
 }
 
 /* ---- the line reader ------------------------------------------------------ */

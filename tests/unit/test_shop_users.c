@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <crypt.h>
 #include <errno.h>
-#include <ftw.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -104,14 +103,6 @@ static int teardown_demo(void **state)
 	return 0;
 }
 
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
@@ -121,7 +112,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	return nftw(tmpdir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return scratch_remove(tmpdir);
 }
 
 /* ---- users -------------------------------------------------------------- */
