@@ -16,6 +16,8 @@
 #               pipe and Redis (when redis-server is installed); the round
 #               trip of one item against bare FUSE requests
 #   shop        purchases/s with 1 and 4 buyers; cat mnt/inventory
+#   profile     daemon instructions per register read and write (callgrind,
+#               exact) against minfuse's; needs valgrind
 #
 # then PASS/MISS for each target.  A missed target is a result, not a
 # failure: the exit status is non-zero only when something could not run.
@@ -41,7 +43,8 @@ secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
 ops=${BENCH_OPS:-pread cat pwrite ctl}
 thread_counts=${BENCH_THREADS:-1 2 4}
-parts=${BENCH_PARTS:-core,durability,queues,shop}
+parts=${BENCH_PARTS:-core,durability,queues,shop,profile}
+profile_ops=${BENCH_PROFILE_OPS:-5000}
 parts=${parts//,/ }
 journal_records=${BENCH_JOURNAL_RECORDS:-1000000}
 cflags="-std=gnu11 -O2 -Wall -Wextra -Werror"
@@ -97,13 +100,16 @@ done
 case $rounds in
 '' | 0 | *[!0-9]*) die "BENCH_ROUNDS must be a whole number above 0, not '$rounds'" ;;
 esac
-[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop)"
+[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,profile)"
 for p in $parts; do
 	case $p in
-	core | durability | queues | shop) ;;
-	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop)" ;;
+	core | durability | queues | shop | profile) ;;
+	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop profile)" ;;
 	esac
 done
+case $profile_ops in
+'' | 0 | *[!0-9]*) die "BENCH_PROFILE_OPS must be a whole number above 0, not '$profile_ops'" ;;
+esac
 case $journal_records in
 '' | 0 | *[!0-9]*) die "BENCH_JOURNAL_RECORDS must be a whole number above 0, not '$journal_records'" ;;
 esac
@@ -903,7 +909,67 @@ run_shop() {
 	stop_fs shop
 }
 
-for p in core durability queues shop; do
+# ---- profile: daemon instructions per request --------------------------------
+
+# The instructions (Ir) daemon NAME ran, under callgrind, while a client
+# opened FILE in it, made COUNT preads or pwrites (OP) and closed it: the
+# daemon's start and stop are in every figure and cancel in differences.
+cg_run() {
+	local name=$1 op=$2 count=$3 file=$4 out
+	shift 4
+	out=$tmp/callgrind.$name.$op.$count
+	rm -rf "$tmp/cgstate" && mkdir "$tmp/cgstate" || return 1
+	start_fs "$name" /dev/null valgrind --tool=callgrind --callgrind-out-file="$out" \
+		"$@" || return 1
+	python3 - "$tmp/$name/$file" "$op" "$count" <<'PY' || return 1
+import os, sys
+path, op, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(path, os.O_RDWR)
+for _ in range(count):
+    if op == "read":
+        os.pread(fd, 64, 0)
+    else:
+        os.pwrite(fd, b"1\n", 0)
+os.close(fd)
+PY
+	stop_fs "$name"
+	awk '$1 == "summary:" || $1 == "totals:" { print $2; exit }' "$out"
+}
+
+# Instructions per operation OP of daemon NAME: two runs that differ in
+# their number of operations only.
+cg_per_op() {
+	local name=$1 op=$2 file=$3 base full
+	shift 3
+	base=$(cg_run "$name" "$op" 0 "$file" "$@") || return 1
+	full=$(cg_run "$name" "$op" "$profile_ops" "$file" "$@") || return 1
+	awk -v b="$base" -v f="$full" -v n="$profile_ops" 'BEGIN { printf "%.0f", (f - b) / n }'
+}
+
+run_profile() {
+	local op r m
+	echo
+	echo "== profile: daemon instructions per request (callgrind, $profile_ops requests each)"
+	if ! command -v valgrind >/dev/null; then
+		echo "valgrind not installed: skipped"
+		return 0
+	fi
+	stop_fs minfuse
+	printf '%-36s %12s %12s %8s
+' what rwfs minfuse ratio
+	for op in read write; do
+		r=$(cg_per_op cgrwfs "$op" A "$root/rwfs" -f --quiet --state="$tmp/cgstate") ||
+			die "rwfs under callgrind failed: $(fs_err cgrwfs)"
+		m=$(cg_per_op cgmin "$op" f "$root/bench/minfuse" -f) ||
+			die "minfuse under callgrind failed: $(fs_err cgmin)"
+		printf '%-36s %12s %12s %7.2fx\n' "register $op (p${op}, offset 0)" "$r" "$m" \
+			"$(awk -v r="$r" -v m="$m" 'BEGIN { print r / m }')"
+	done
+	start_fs minfuse "$tmp/minfuse.out" "$root/bench/minfuse" -f ||
+		die "bench/minfuse did not mount again: $(fs_err minfuse)"
+}
+
+for p in core durability queues shop profile; do
 	has_part "$p" && "run_$p"
 done
 
