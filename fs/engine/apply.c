@@ -149,8 +149,8 @@ static int apply_pop(struct state *st, const struct record *r, struct outcome *o
 {
 	const char *item;
 	size_t len;
-	int ret = queues_apply_pop(st->queues, r->name.data, r->name.len, r->session, r->u,
-				   r->v, &item, &len);
+	int ret = queues_apply_pop(st->queues, r->queue, r->name.data, r->name.len, r->session,
+				   r->u, r->v, &item, &len);
 
 	if (ret == 1 && out)
 		out->eof = true;
@@ -161,12 +161,15 @@ static int apply_pop(struct state *st, const struct record *r, struct outcome *o
 	return ret == 1 ? 0 : ret;
 }
 
-/* The queue a record names, for the observer; 0 when there is none. */
-static uint64_t queue_named(struct state *st, const struct record *r)
+/* A record applied at a position creates its queue with that position as
+ * its id, and must carry 0; only a snapshot's records, loaded at no
+ * position (st->applied 0), carry the id their queue had. */
+static int apply_create(struct state *st, const struct record *r, uint64_t *id)
 {
-	struct queue *q = queues_by_name(st->queues, r->name.data, r->name.len);
-
-	return q ? queues_id(st->queues, q) : 0;
+	if (st->applied && r->queue)
+		return -EINVAL;
+	*id = st->applied ? st->applied : r->queue;
+	return queues_apply_create(st->queues, *id, r->name.data, r->name.len, r->u);
 }
 
 static int apply_queue(struct state *st, const struct record *r, struct outcome *out,
@@ -175,41 +178,40 @@ static int apply_queue(struct state *st, const struct record *r, struct outcome 
 	struct queues *qs = st->queues;
 	const char *name = r->name.data;
 	size_t len = r->name.len;
-	uint64_t id = 0;
+	uint64_t id = r->queue;
 	int ret;
 
 	switch (r->kind) {
 	case RECORD_QUEUE_CREATE:
-		ret = queues_apply_create(qs, name, len, r->u, &id);
+		ret = apply_create(st, r, &id);
 		break;
 	case RECORD_QUEUE_DELETE:
-		ret = queues_apply_delete(qs, name, len, &id);
+		ret = queues_apply_delete(qs, id, name, len);
 		break;
 	case RECORD_QUEUE_PUSH:
-		ret = queues_apply_push(qs, name, len, r->data.data, r->data.len);
+		ret = queues_apply_push(qs, id, name, len, r->data.data, r->data.len);
 		break;
 	case RECORD_QUEUE_POP:
 		ret = apply_pop(st, r, out);
 		break;
 	case RECORD_QUEUE_ACK:
-		ret = queues_apply_ack(qs, name, len, r->session, r->u);
+		ret = queues_apply_ack(qs, id, name, len, r->session, r->u);
 		break;
 	case RECORD_QUEUE_RETURN:
-		ret = queues_apply_return(qs, name, len, r->session, r->u);
+		ret = queues_apply_return(qs, id, name, len, r->session, r->u);
 		break;
 	case RECORD_QUEUE_SEAL:
-		ret = r->u > 1 ? -EINVAL : queues_apply_seal(qs, name, len, r->u == 1);
+		ret = r->u > 1 ? -EINVAL : queues_apply_seal(qs, id, name, len, r->u == 1);
 		break;
 	case RECORD_QUEUE_CAPACITY:
-		ret = queues_apply_capacity(qs, name, len, r->u);
+		ret = queues_apply_capacity(qs, id, name, len, r->u);
 		break;
 	default: /* RECORD_QUEUE_HELD */
-		ret = queues_apply_held(qs, name, len, r->v, r->u, r->data.data, r->data.len);
+		ret = queues_apply_held(qs, id, name, len, r->v, r->u, r->data.data,
+					r->data.len);
 		break;
 	}
-	if (!id)
-		id = queue_named(st, r);
-	if (!ret && id) {
+	if (!ret) {
 		changed_queue(changed, id);
 		if (out)
 			out->queue_id = id;
@@ -380,7 +382,8 @@ int state_save_blob(struct state *st, struct text *blob)
 	return s.err;
 }
 
-/* Empties the state, as state_new made it. */
+/* Empties the state, as state_new made it, at no position: what a
+ * snapshot's records need (apply_create). */
 static int reset(struct state *st)
 {
 	struct queues *qs = queues_new(QUEUES_DEFAULT_CAPACITY);
@@ -398,6 +401,7 @@ static int reset(struct state *st)
 	memset(st->machine.regs, 0, sizeof(st->machine.regs));
 	memset(st->machine.cells, 0, st->machine.ncells * sizeof(int64_t));
 	st->nsessions = 0;
+	st->applied = 0;
 	return 0;
 }
 

@@ -311,6 +311,8 @@ int queue_add_held(struct queue *q, uint64_t session, uint64_t reader,
 
 	if (len > QUEUE_MAX_ITEM)
 		return -EMSGSIZE;
+	if (len && memchr(item, '\n', len))
+		return -EINVAL;
 	if (held_link(q, session, reader))
 		return -EEXIST;
 	it = item_new(item, len);

@@ -100,8 +100,11 @@ int queue_ack(struct queue *q, uint64_t session, uint64_t reader);
 int queue_return(struct queue *q, uint64_t session, uint64_t reader);
 
 /* Adds an item held for (session, reader) after the others (to load a
- * snapshot).  Returns 0, -EMSGSIZE (longer than QUEUE_MAX_ITEM), -EEXIST
- * ((session, reader) already holds one here) or -ENOMEM. */
+ * snapshot).  It takes exactly the items a push makes: 0..QUEUE_MAX_ITEM
+ * bytes without a newline (a snapshot of one with a newline would come
+ * back as two).  Returns 0, -EMSGSIZE (longer than QUEUE_MAX_ITEM),
+ * -EINVAL (a newline in it), -EEXIST ((session, reader) already holds one
+ * here) or -ENOMEM. */
 int queue_add_held(struct queue *q, uint64_t session, uint64_t reader,
 		   const char *item, size_t len);
 

@@ -16,10 +16,19 @@ struct slot {
 	struct queue *q;
 };
 
+/* newest is the greatest id given: a create with an id not greater is
+ * refused, so ids only grow and none comes back.  A snapshot does not keep
+ * it, only the ids of the queues that exist, so a registry loaded from one
+ * may know a smaller newest than the registry that saved it (when the
+ * newest queues were deleted).  Both still refuse exactly the same records
+ * after the snapshot: apply creates a queue with the position of its
+ * record (only a snapshot's records bring ids of their own, in creation
+ * order), every id either registry gave is a position up to the
+ * snapshot's, and every later record has a later position. */
 struct queues {
 	struct slot slots[QUEUES_MAX]; /* the first count are in use, in creation order */
 	size_t count;
-	uint64_t next_id;
+	uint64_t newest;
 	size_t default_capacity;
 };
 
@@ -32,7 +41,6 @@ struct queues *queues_new(size_t default_capacity)
 	qs = calloc(1, sizeof(*qs));
 	if (!qs)
 		return NULL;
-	qs->next_id = 1;
 	qs->default_capacity = default_capacity;
 	return qs;
 }
@@ -65,6 +73,22 @@ static ssize_t index_by_name(const struct queues *qs, const char *name, size_t l
 struct queue *queues_by_name(const struct queues *qs, const char *name, size_t len)
 {
 	ssize_t i = index_by_name(qs, name, len);
+
+	return i < 0 ? NULL : qs->slots[i].q;
+}
+
+/* The index of the queue with id called name, or -1. */
+static ssize_t index_of(const struct queues *qs, uint64_t id, const char *name, size_t len)
+{
+	ssize_t i = index_by_name(qs, name, len);
+
+	return i >= 0 && qs->slots[i].id == id ? i : -1;
+}
+
+/* The queue a record is about, or NULL. */
+static struct queue *find(const struct queues *qs, uint64_t id, const char *name, size_t len)
+{
+	ssize_t i = index_of(qs, id, name, len);
 
 	return i < 0 ? NULL : qs->slots[i].q;
 }
@@ -133,14 +157,14 @@ int queues_check_push(const struct queues *qs, const struct queue *q,
 	return 0;
 }
 
-int queues_apply_create(struct queues *qs, const char *name, size_t len,
-			uint64_t capacity, uint64_t *id)
+int queues_apply_create(struct queues *qs, uint64_t id, const char *name, size_t len,
+			uint64_t capacity)
 {
 	char copy[QUEUE_NAME_MAX + 1];
 	struct queue *q;
 	int ret;
 
-	if (!capacity_valid(capacity))
+	if (!capacity_valid(capacity) || id <= qs->newest)
 		return -EINVAL;
 	ret = queues_check_create(qs, name, len);
 	if (ret)
@@ -150,18 +174,17 @@ int queues_apply_create(struct queues *qs, const char *name, size_t len,
 	q = queue_new(copy, (size_t)capacity);
 	if (!q)
 		return -ENOMEM;
-	*id = qs->next_id++;
-	qs->slots[qs->count++] = (struct slot){ *id, q };
+	qs->newest = id;
+	qs->slots[qs->count++] = (struct slot){ id, q };
 	return 0;
 }
 
-int queues_apply_delete(struct queues *qs, const char *name, size_t len, uint64_t *id)
+int queues_apply_delete(struct queues *qs, uint64_t id, const char *name, size_t len)
 {
-	ssize_t i = index_by_name(qs, name, len);
+	ssize_t i = index_of(qs, id, name, len);
 
 	if (i < 0)
 		return -ENOENT;
-	*id = qs->slots[i].id;
 	queue_free(qs->slots[i].q);
 	memmove(&qs->slots[i], &qs->slots[i + 1],
 		(qs->count - (size_t)i - 1) * sizeof(qs->slots[0]));
@@ -169,10 +192,10 @@ int queues_apply_delete(struct queues *qs, const char *name, size_t len, uint64_
 	return 0;
 }
 
-int queues_apply_push(struct queues *qs, const char *name, size_t len,
+int queues_apply_push(struct queues *qs, uint64_t id, const char *name, size_t len,
 		      const char *items, size_t items_len)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 	int ret;
 
 	if (!q)
@@ -181,33 +204,35 @@ int queues_apply_push(struct queues *qs, const char *name, size_t len,
 	return ret ? ret : queue_push(q, items, items_len);
 }
 
-int queues_apply_pop(struct queues *qs, const char *name, size_t len, uint64_t session,
-		     uint64_t reader, uint64_t room, const char **item, size_t *item_len)
+int queues_apply_pop(struct queues *qs, uint64_t id, const char *name, size_t len,
+		     uint64_t session, uint64_t reader, uint64_t room, const char **item,
+		     size_t *item_len)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 
 	return q ? queue_pop(q, session, reader, room, item, item_len) : -ENOENT;
 }
 
-int queues_apply_ack(struct queues *qs, const char *name, size_t len, uint64_t session,
-		     uint64_t reader)
+int queues_apply_ack(struct queues *qs, uint64_t id, const char *name, size_t len,
+		     uint64_t session, uint64_t reader)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 
 	return q ? queue_ack(q, session, reader) : -ENOENT;
 }
 
-int queues_apply_return(struct queues *qs, const char *name, size_t len, uint64_t session,
-			uint64_t reader)
+int queues_apply_return(struct queues *qs, uint64_t id, const char *name, size_t len,
+			uint64_t session, uint64_t reader)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 
 	return q ? queue_return(q, session, reader) : -ENOENT;
 }
 
-int queues_apply_seal(struct queues *qs, const char *name, size_t len, bool sealed)
+int queues_apply_seal(struct queues *qs, uint64_t id, const char *name, size_t len,
+		      bool sealed)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 
 	if (!q)
 		return -ENOENT;
@@ -215,10 +240,10 @@ int queues_apply_seal(struct queues *qs, const char *name, size_t len, bool seal
 	return 0;
 }
 
-int queues_apply_capacity(struct queues *qs, const char *name, size_t len,
+int queues_apply_capacity(struct queues *qs, uint64_t id, const char *name, size_t len,
 			  uint64_t capacity)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 
 	if (!q)
 		return -ENOENT;
@@ -228,10 +253,10 @@ int queues_apply_capacity(struct queues *qs, const char *name, size_t len,
 	return 0;
 }
 
-int queues_apply_held(struct queues *qs, const char *name, size_t len, uint64_t session,
-		      uint64_t reader, const char *item, size_t item_len)
+int queues_apply_held(struct queues *qs, uint64_t id, const char *name, size_t len,
+		      uint64_t session, uint64_t reader, const char *item, size_t item_len)
 {
-	struct queue *q = queues_by_name(qs, name, len);
+	struct queue *q = find(qs, id, name, len);
 
 	if (!q)
 		return -ENOENT;
@@ -257,6 +282,7 @@ struct dump {
 	int (*emit)(void *arg, const struct record *r);
 	void *arg;
 	struct record_bytes name;
+	uint64_t id;
 	uint64_t index;      /* of the waiting item at hand, from the head */
 	uint64_t over;       /* head items beyond what a capacity can push */
 	char *push;          /* QUEUE_MAX_WRITE bytes: the PUSH being built */
@@ -267,7 +293,8 @@ static int emit(struct dump *d, enum record_kind kind, uint64_t u, uint64_t v,
 		const void *data, size_t len)
 {
 	struct record r = {
-		.kind = kind, .name = d->name, .data = { data, len }, .u = u, .v = v,
+		.kind = kind, .name = d->name, .data = { data, len }, .queue = d->id,
+		.u = u, .v = v,
 	};
 
 	return d->emit(d->arg, &r);
@@ -311,8 +338,9 @@ static int dump_held(void *arg, uint64_t session, uint64_t reader, const char *i
 	return emit(arg, RECORD_QUEUE_HELD, reader, session, item, len);
 }
 
-static int dump_queue(struct dump *d, const struct queue *q)
+static int dump_queue(struct dump *d, const struct slot *slot)
 {
+	const struct queue *q = slot->q;
 	struct queue_stats st;
 	uint64_t pushed;
 	int ret;
@@ -320,6 +348,7 @@ static int dump_queue(struct dump *d, const struct queue *q)
 	queue_get_stats(q, &st);
 	pushed = st.depth < QUEUES_MAX_CAPACITY ? st.depth : QUEUES_MAX_CAPACITY;
 	d->name = (struct record_bytes){ queue_name(q), strlen(queue_name(q)) };
+	d->id = slot->id;
 	d->index = 0;
 	d->over = st.depth - pushed;
 	ret = emit(d, RECORD_QUEUE_CREATE, st.capacity > pushed ? st.capacity : pushed, 0,
@@ -349,7 +378,7 @@ int queues_dump(const struct queues *qs,
 	if (!d.push)
 		return -ENOMEM;
 	for (size_t i = 0; !ret && i < qs->count; i++)
-		ret = dump_queue(&d, qs->slots[i].q);
+		ret = dump_queue(&d, &qs->slots[i]);
 	free(d.push);
 	return ret;
 }

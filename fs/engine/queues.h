@@ -11,8 +11,13 @@
  * answer now, so that a caller can wait rather than propose a refused
  * record.  Nothing here locks: the caller serialises every call.
  *
- * Names are checked by length (len bytes, any bytes): a name that is not
- * valid names no queue.
+ * A queue's id is the log position of the record that created it, so it
+ * is unique for ever, in this engine and in every other that applies the
+ * same log or a snapshot of it.  Every record about a queue carries its id
+ * and its name; it applies only to the queue that has both, so a record
+ * meant for a queue that was deleted never reaches a new queue of the same
+ * name (-ENOENT).  Names are checked by length (len bytes, any bytes): a
+ * name that is not valid names no queue.
  */
 #ifndef RWFS_QUEUES_H
 #define RWFS_QUEUES_H
@@ -44,8 +49,8 @@ size_t queues_default_capacity(const struct queues *qs);
 /* The queue called name (len bytes), or NULL. */
 struct queue *queues_by_name(const struct queues *qs, const char *name, size_t len);
 
-/* The queue with id, or NULL.  Ids count up from 1 in creation order and
- * are never reused by one registry. */
+/* The queue with id, or NULL.  Ids grow in creation order and are never
+ * reused. */
 struct queue *queues_by_id(const struct queues *qs, uint64_t id);
 
 /* The id of q, which must be in qs. */
@@ -68,20 +73,22 @@ int queues_check_create(const struct queues *qs, const char *name, size_t len);
 int queues_check_push(const struct queues *qs, const struct queue *q,
 		      const char *text, size_t len);
 
-/* Creates an empty queue and sets *id to its id.  Returns 0, -EINVAL (bad
- * name, or capacity out of 1..QUEUES_MAX_CAPACITY), -EEXIST, -ENOSPC
- * (QUEUES_MAX reached), -ENOMEM. */
-int queues_apply_create(struct queues *qs, const char *name, size_t len,
-			uint64_t capacity, uint64_t *id);
+/* Creates an empty queue with id.  Returns 0, -EINVAL (bad name, capacity
+ * out of 1..QUEUES_MAX_CAPACITY, or an id not greater than every id this
+ * registry gave), -EEXIST, -ENOSPC (QUEUES_MAX reached), -ENOMEM. */
+int queues_apply_create(struct queues *qs, uint64_t id, const char *name, size_t len,
+			uint64_t capacity);
 
-/* Deletes a queue with its waiting and held items, and sets *id to the id
- * it had.  Returns 0 or -ENOENT. */
-int queues_apply_delete(struct queues *qs, const char *name, size_t len, uint64_t *id);
+/* In every function below, the queue is the one with id called name (len
+ * bytes); when there is none, it returns -ENOENT and changes nothing. */
+
+/* Deletes the queue with its waiting and held items.  Returns 0 or -ENOENT. */
+int queues_apply_delete(struct queues *qs, uint64_t id, const char *name, size_t len);
 
 /* Pushes the items of one write (the lines of items, as
  * queue_count_items splits them), all or nothing.  Returns 0, -ENOENT, an
  * error of queues_check_push, -ENOMEM. */
-int queues_apply_push(struct queues *qs, const char *name, size_t len,
+int queues_apply_push(struct queues *qs, uint64_t id, const char *name, size_t len,
 		      const char *items, size_t items_len);
 
 /* Moves the head item to the held list of its queue, held for (session,
@@ -91,34 +98,37 @@ int queues_apply_push(struct queues *qs, const char *name, size_t len,
  * -ENOENT; -EEXIST when (session, reader) already holds an item there;
  * -EAGAIN when nothing waits (and the queue is not at its end);
  * -EMSGSIZE when the head item and its newline exceed room (it stays). */
-int queues_apply_pop(struct queues *qs, const char *name, size_t len, uint64_t session,
-		     uint64_t reader, uint64_t room, const char **item, size_t *item_len);
+int queues_apply_pop(struct queues *qs, uint64_t id, const char *name, size_t len,
+		     uint64_t session, uint64_t reader, uint64_t room, const char **item,
+		     size_t *item_len);
 
 /* The item held for (session, reader) was received: it is freed.
  * Returns 0 or -ENOENT (no such queue, or nothing held for them there). */
-int queues_apply_ack(struct queues *qs, const char *name, size_t len, uint64_t session,
-		     uint64_t reader);
+int queues_apply_ack(struct queues *qs, uint64_t id, const char *name, size_t len,
+		     uint64_t session, uint64_t reader);
 
 /* The item held for (session, reader) was not received: it goes back to
  * the head of its queue, even over the capacity.  Returns 0 or -ENOENT. */
-int queues_apply_return(struct queues *qs, const char *name, size_t len, uint64_t session,
-			uint64_t reader);
+int queues_apply_return(struct queues *qs, uint64_t id, const char *name, size_t len,
+			uint64_t session, uint64_t reader);
 
 /* Seals (no more pushes; readers drain, then end of file) or unseals.
  * Returns 0 or -ENOENT. */
-int queues_apply_seal(struct queues *qs, const char *name, size_t len, bool sealed);
+int queues_apply_seal(struct queues *qs, uint64_t id, const char *name, size_t len,
+		      bool sealed);
 
 /* Sets the capacity; below the depth, the items stay and pushes wait.
  * Returns 0, -ENOENT, -EINVAL (out of 1..QUEUES_MAX_CAPACITY). */
-int queues_apply_capacity(struct queues *qs, const char *name, size_t len,
+int queues_apply_capacity(struct queues *qs, uint64_t id, const char *name, size_t len,
 			  uint64_t capacity);
 
 /* Adds an item held for (session, reader), after the others held there:
- * how a snapshot brings back held items.  Returns 0, -ENOENT, -EMSGSIZE
- * (longer than QUEUE_MAX_ITEM), -ENOSPC (over QUEUES_MAX_BYTES), -EEXIST
- * ((session, reader) already holds one there), -ENOMEM. */
-int queues_apply_held(struct queues *qs, const char *name, size_t len, uint64_t session,
-		      uint64_t reader, const char *item, size_t item_len);
+ * how a snapshot brings back held items.  The item is one a push could
+ * have made (see queue_add_held).  Returns 0, -ENOENT, -EMSGSIZE (longer
+ * than QUEUE_MAX_ITEM), -ENOSPC (over QUEUES_MAX_BYTES), or an error of
+ * queue_add_held (-EINVAL: a newline in it, -EEXIST, -ENOMEM). */
+int queues_apply_held(struct queues *qs, uint64_t id, const char *name, size_t len,
+		      uint64_t session, uint64_t reader, const char *item, size_t item_len);
 
 /* The session is gone and its readers never got what they held: in every
  * queue, its held items go back to the head, the earliest popped first.
@@ -126,10 +136,11 @@ int queues_apply_held(struct queues *qs, const char *name, size_t len, uint64_t 
 size_t queues_end_session(struct queues *qs, uint64_t session);
 
 /* Calls emit with records that, applied in order to an empty registry
- * through the functions above, rebuild every queue: its waiting items, its
- * held items in pop order, capacity and seal (not its id or counters).
- * Fields as record.h lists them; session, seq, time_ns and pid are 0, and
- * a return's session is the record's.  Per queue, in creation order:
+ * through the functions above, rebuild every queue: its id, its waiting
+ * items, its held items in pop order, capacity and seal (not its
+ * counters).  Fields as record.h lists them, every record with the
+ * queue's id; session, seq, time_ns and pid are 0, and a return's session
+ * is the record's.  Per queue, in creation order (so in id order):
  *   QUEUE_CREATE, u: a capacity that takes what waits;
  *   QUEUE_PUSH of the waiting items, data: items each followed by a
  *     newline, at most QUEUE_MAX_WRITE bytes a record;

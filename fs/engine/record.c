@@ -11,18 +11,20 @@
 
 #include "record.h"
 
-/* n name, d data, u and v unsigned, i and j signed, h hash. */
+/* n name, d data, u and v unsigned, i and j signed, h hash, q queue id.
+ * The id comes last, so that a formatted queue record keeps its name and
+ * values together and ends in " #id". */
 static const char *const layout[RECORD_KIND_END] = {
 	[RECORD_BATCH] = "d",
-	[RECORD_QUEUE_CREATE] = "nu",
-	[RECORD_QUEUE_DELETE] = "n",
-	[RECORD_QUEUE_PUSH] = "nd",
-	[RECORD_QUEUE_POP] = "nuv",
-	[RECORD_QUEUE_ACK] = "nu",
-	[RECORD_QUEUE_RETURN] = "nu",
-	[RECORD_QUEUE_SEAL] = "nu",
-	[RECORD_QUEUE_CAPACITY] = "nu",
-	[RECORD_QUEUE_HELD] = "nuvd",
+	[RECORD_QUEUE_CREATE] = "nuq",
+	[RECORD_QUEUE_DELETE] = "nq",
+	[RECORD_QUEUE_PUSH] = "ndq",
+	[RECORD_QUEUE_POP] = "nuvq",
+	[RECORD_QUEUE_ACK] = "nuq",
+	[RECORD_QUEUE_RETURN] = "nuq",
+	[RECORD_QUEUE_SEAL] = "nuq",
+	[RECORD_QUEUE_CAPACITY] = "nuq",
+	[RECORD_QUEUE_HELD] = "nuvdq",
 	[RECORD_PRODUCT] = "ijn",
 	[RECORD_LOGIN] = "nh",
 	[RECORD_LOGOUT] = "h",
@@ -116,6 +118,7 @@ int record_encode(const struct record *r, struct text *out)
 		case 'd': put_bytes(out, &r->data); break;
 		case 'u': put_u64(out, r->u); break;
 		case 'v': put_u64(out, r->v); break;
+		case 'q': put_u64(out, r->queue); break;
 		case 'i': put_u64(out, (uint64_t)r->i); break;
 		case 'j': put_u64(out, (uint64_t)r->j); break;
 		case 'h': text_append(out, (const char *)r->hash, RECORD_HASH_BYTES); break;
@@ -195,6 +198,7 @@ int record_decode(const void *buf, size_t len, struct record *r)
 		case 'd': get_bytes(&rd, &r->data, RECORD_MAX_DATA); break;
 		case 'u': r->u = get_le(&rd, 8); break;
 		case 'v': r->v = get_le(&rd, 8); break;
+		case 'q': r->queue = get_le(&rd, 8); break;
 		case 'i': r->i = (int64_t)get_le(&rd, 8); break;
 		case 'j': r->j = (int64_t)get_le(&rd, 8); break;
 		case 'h':
@@ -319,6 +323,7 @@ static void format_fields(struct text *t, const struct record *r)
 		case 'd': text_append(t, " ", 1); quote(t, &r->data); break;
 		case 'u': text_printf(t, " %llu", (unsigned long long)r->u); break;
 		case 'v': text_printf(t, " %llu", (unsigned long long)r->v); break;
+		case 'q': text_printf(t, " #%llu", (unsigned long long)r->queue); break;
 		case 'i': text_printf(t, " %lld", (long long)r->i); break;
 		case 'j': text_printf(t, " %lld", (long long)r->j); break;
 		case 'h':

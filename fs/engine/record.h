@@ -36,15 +36,19 @@
 
 enum record_kind {
 	RECORD_BATCH = 1,      /* d: instructions (record_put_insns), all or nothing */
-	RECORD_QUEUE_CREATE,   /* n u: name, capacity */
-	RECORD_QUEUE_DELETE,   /* n */
-	RECORD_QUEUE_PUSH,     /* n d: the items as written, one per line */
-	RECORD_QUEUE_POP,      /* n u v: the head item is held for (session, reader u); room v */
-	RECORD_QUEUE_ACK,      /* n u: reader u received its held item */
-	RECORD_QUEUE_RETURN,   /* n u: reader u did not: the item goes back to the head */
-	RECORD_QUEUE_SEAL,     /* n u: u = 1 seals, 0 unseals */
-	RECORD_QUEUE_CAPACITY, /* n u */
-	RECORD_QUEUE_HELD,     /* n u v d: snapshot: item d held for (session v, reader u) */
+	/* The queue kinds name their queue (n, for the reader and as a check)
+	 * and carry its id (q): the log position of the record that created it.
+	 * A live CREATE carries 0 (its id is its own position); a snapshot's
+	 * carries the id the queue had. */
+	RECORD_QUEUE_CREATE,   /* n u q: name, capacity */
+	RECORD_QUEUE_DELETE,   /* n q */
+	RECORD_QUEUE_PUSH,     /* n d q: the items as written, one per line */
+	RECORD_QUEUE_POP,      /* n u v q: the head item, held for (session, reader u); room v */
+	RECORD_QUEUE_ACK,      /* n u q: reader u received its held item */
+	RECORD_QUEUE_RETURN,   /* n u q: reader u did not: the item goes back to the head */
+	RECORD_QUEUE_SEAL,     /* n u q: u = 1 seals, 0 unseals */
+	RECORD_QUEUE_CAPACITY, /* n u q */
+	RECORD_QUEUE_HELD,     /* n u v d q: snapshot: item d held for (session v, reader u) */
 	RECORD_PRODUCT,        /* i j n: upc, count, name: a product and its stock */
 	RECORD_LOGIN,          /* n h: user, SHA-256 of the token (verdict settled before) */
 	RECORD_LOGOUT,         /* h */
@@ -68,6 +72,7 @@ struct record {
 	uint32_t pid;      /* the client whose operation it is, 0 if none */
 	struct record_bytes name;
 	struct record_bytes data;
+	uint64_t queue;    /* the queue kinds: the id of their queue */
 	uint64_t u, v;
 	int64_t i, j;
 	uint8_t hash[RECORD_HASH_BYTES];
@@ -101,7 +106,7 @@ int record_get_insns(const struct record *r, struct isa_insn *out, size_t max,
 const char *record_kind_name(enum record_kind kind);
 
 /* Writes r readably, one line without newline ("seq 7 session 2 pid 4242
- * 12:00:01.204 QUEUE_PUSH jobs \"a\\nb\""; bytes quoted C-like and cut
+ * 12:00:01.204 QUEUE_PUSH \"jobs\" \"a\\nb\" #17"; bytes quoted C-like and cut
  * after 200), NUL-terminated.  Returns the length it needed, like snprintf. */
 int record_format(const struct record *r, char *buf, size_t size);
 

@@ -166,8 +166,8 @@ static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
 		return -EBADMSG;
 	p = find_pending(st, &r);
 	rwlock_write_lock(&st->lock);
+	st->applied = position; /* before: a queue created here takes it as its id */
 	state_apply_record(st, &r, p ? p->out : NULL, &changed);
-	st->applied = position;
 	rwlock_write_unlock(&st->lock);
 	if (p) {
 		pthread_mutex_lock(&st->pending_lock);

@@ -67,7 +67,9 @@ struct state {
 	struct shop *shop;                 /* under lock */
 	struct session sessions[STATE_MAX_SESSIONS]; /* under lock; the first nsessions */
 	size_t nsessions;                  /* under lock */
-	uint64_t applied;                  /* under lock: position of the last record */
+	/* under lock: the position of the record being or last applied; 0
+	 * before any and while a snapshot loads (state.c: deliver, load) */
+	uint64_t applied;
 	uint64_t insn_count[ISA_OP_COUNT]; /* under lock (exclusive) */
 
 	struct shop_users *users;          /* configuration: set before serving */

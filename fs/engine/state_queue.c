@@ -1,6 +1,11 @@
 /* state_queue.c - the queue operations of the state: look under the shared
  * lock, propose a record for every change.  See state.h.
  *
+ * Every record carries the id of the queue looked at, with its name: the
+ * lock is not held while the record goes through the log, and should the
+ * queue be deleted meanwhile (and another made with its name), apply
+ * refuses the record (-ENOENT) rather than change the other queue.
+ *
  * A change that would be refused now (a pop of an empty queue, a push to a
  * full one) is not proposed: its caller waits for the observer instead.
  * Apply decides all the same, so a change that races another still gets
@@ -50,13 +55,12 @@ int state_queue_delete(struct state *st, const char *name, size_t len, uint32_t 
 {
 	struct record r = { .kind = RECORD_QUEUE_DELETE, .pid = pid, .name = { name, len } };
 	struct outcome out = { .err = 0 };
-	int ret;
+	int ret = state_queue_find(st, name, len, &r.queue, NULL);
 
-	if (!queue_name_valid(name, len))
-		return -ENOENT;
-	ret = propose(st, &r, &out);
 	if (!ret)
-		*id = out.queue_id;
+		ret = propose(st, &r, &out);
+	if (!ret)
+		*id = r.queue;
 	return ret;
 }
 
@@ -116,7 +120,8 @@ int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len
 		     uint32_t pid)
 {
 	char name[QUEUE_NAME_MAX + 1];
-	struct record r = { .kind = RECORD_QUEUE_PUSH, .pid = pid, .data = { text, len } };
+	struct record r = { .kind = RECORD_QUEUE_PUSH, .pid = pid, .data = { text, len },
+			    .queue = id };
 	struct outcome out = { .err = 0 };
 	struct queue *q;
 	int ret;
@@ -138,7 +143,7 @@ int state_queue_pop(struct state *st, uint64_t id, size_t room, uint32_t pid, ch
 		    size_t *len, uint64_t *ticket)
 {
 	char name[QUEUE_NAME_MAX + 1];
-	struct record r = { .kind = RECORD_QUEUE_POP, .pid = pid, .v = room };
+	struct record r = { .kind = RECORD_QUEUE_POP, .pid = pid, .v = room, .queue = id };
 	struct outcome out = { .item = item };
 	struct queue *q;
 	int ret;
@@ -163,7 +168,7 @@ int state_queue_pop(struct state *st, uint64_t id, size_t room, uint32_t pid, ch
 	return 0;
 }
 
-/* Proposes a record of kind about queue id (its name filled in here). */
+/* Proposes a record of kind about queue id (its name and id filled in here). */
 static int change(struct state *st, uint64_t id, struct record *r)
 {
 	char name[QUEUE_NAME_MAX + 1];
@@ -179,6 +184,7 @@ static int change(struct state *st, uint64_t id, struct record *r)
 		return -ENOENT;
 	r->name.data = name;
 	r->name.len = strlen(name);
+	r->queue = id;
 	return propose(st, r, &out);
 }
 

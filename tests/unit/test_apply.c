@@ -1,8 +1,9 @@
 /* test_apply.c - unit tests of the one apply function (fs/engine/apply.c)
  * through the state: records of every kind replayed into a second state
- * give the same digest; a snapshot keeps the digest; a record that breaks
- * a bound, comes from a session that is not open, or repeats, changes
- * nothing; a session that ends gives back what its readers held.
+ * give the same digest; a snapshot keeps the digest and the queues' ids; a
+ * record that breaks a bound, is about a queue deleted (even one made again
+ * under its name), comes from a session that is not open, or repeats,
+ * changes nothing; a session that ends gives back what its readers held.
  *
  * Records are written straight into a memory log (fs/log/memory.h), as a
  * damaged journal or another host could hand them over, and a state
@@ -24,7 +25,8 @@
 
 #define SESSION 1000
 
-static void append(struct log *log, struct record r)
+/* Appends r and returns its position. */
+static uint64_t append(struct log *log, struct record r)
 {
 	struct text t = TEXT_INIT;
 	uint64_t position;
@@ -32,6 +34,7 @@ static void append(struct log *log, struct record r)
 	assert_int_equal(record_encode(&r, &t), 0);
 	assert_int_equal(log_append(log, t.buf, t.len, &position), 0);
 	text_free(&t);
+	return position;
 }
 
 /* A record of the test's session, with the next sequence. */
@@ -48,6 +51,15 @@ static struct record named(enum record_kind kind, const char *name)
 
 	r.name.data = name;
 	r.name.len = strlen(name);
+	return r;
+}
+
+/* A record about the queue id called name. */
+static struct record about(enum record_kind kind, const char *name, uint64_t id)
+{
+	struct record r = named(kind, name);
+
+	r.queue = id;
 	return r;
 }
 
@@ -78,6 +90,9 @@ static void digest_of(struct state *st, char hex[STATE_DIGEST_HEX + 1])
 	assert_int_equal(state_digest(st, &applied, hex), 0);
 }
 
+/* The id of "jobs" in every_kind: the position of its QUEUE_CREATE. */
+static uint64_t jobs;
+
 /* A history with a record of every kind; returns the log. */
 static struct log *every_kind(void)
 {
@@ -105,36 +120,35 @@ static struct log *every_kind(void)
 	append(log, batch(div0, 2, data));                 /* refused: nothing changes */
 	r = named(RECORD_QUEUE_CREATE, "jobs");
 	r.u = 10;
-	append(log, r);
-	r = named(RECORD_QUEUE_PUSH, "jobs");
+	jobs = append(log, r);
+	r = about(RECORD_QUEUE_PUSH, "jobs", jobs);
 	r.data.data = "a\nb\nc\n";
 	r.data.len = 6;
 	append(log, r);
-	r = named(RECORD_QUEUE_POP, "jobs");
+	r = about(RECORD_QUEUE_POP, "jobs", jobs);
 	r.u = 1, r.v = 4096;
 	append(log, r);                                   /* a held */
-	r = named(RECORD_QUEUE_ACK, "jobs");
+	r = about(RECORD_QUEUE_ACK, "jobs", jobs);
 	r.u = 1;
 	append(log, r);                                   /* a delivered */
-	r = named(RECORD_QUEUE_POP, "jobs");
+	r = about(RECORD_QUEUE_POP, "jobs", jobs);
 	r.u = 2, r.v = 4096;
 	append(log, r);                                   /* b held */
-	r = named(RECORD_QUEUE_RETURN, "jobs");
+	r = about(RECORD_QUEUE_RETURN, "jobs", jobs);
 	r.u = 2;
 	append(log, r);                                   /* b back at the head */
-	r = named(RECORD_QUEUE_POP, "jobs");
+	r = about(RECORD_QUEUE_POP, "jobs", jobs);
 	r.u = 3, r.v = 4096;
 	append(log, r);                                   /* b held again, kept */
-	r = named(RECORD_QUEUE_CAPACITY, "jobs");
+	r = about(RECORD_QUEUE_CAPACITY, "jobs", jobs);
 	r.u = 1;
 	append(log, r);
-	r = named(RECORD_QUEUE_SEAL, "jobs");
+	r = about(RECORD_QUEUE_SEAL, "jobs", jobs);
 	r.u = 1;
 	append(log, r);
 	r = named(RECORD_QUEUE_CREATE, "gone");
 	r.u = 5;
-	append(log, r);
-	append(log, named(RECORD_QUEUE_DELETE, "gone"));
+	append(log, about(RECORD_QUEUE_DELETE, "gone", append(log, r)));
 	r = named(RECORD_PRODUCT, "apple");
 	r.i = 1001, r.j = 10;
 	append(log, r);
@@ -244,16 +258,28 @@ static void test_refused_records_change_nothing(void **state)
 	r = named(RECORD_QUEUE_CREATE, "bad/name");
 	r.u = 5;
 	append_pair(log, same, r);
-	r = named(RECORD_QUEUE_PUSH, "jobs");
+	r = about(RECORD_QUEUE_PUSH, "jobs", jobs);
 	r.data.data = big;
 	r.data.len = sizeof(big);
 	append_pair(log, same, r);                                  /* sealed, and too long */
-	r = named(RECORD_QUEUE_HELD, "jobs");
+	r = about(RECORD_QUEUE_HELD, "jobs", jobs);
 	r.u = 9, r.v = SESSION, r.data.data = big, r.data.len = sizeof(big);
 	append_pair(log, same, r);                                  /* an item past QUEUE_MAX_ITEM */
-	r = named(RECORD_QUEUE_ACK, "jobs");
+	r = about(RECORD_QUEUE_HELD, "jobs", jobs);
+	r.u = 9, r.v = SESSION, r.data.data = "a\nb", r.data.len = 3;
+	append_pair(log, same, r);                                  /* two items as one */
+	r = about(RECORD_QUEUE_ACK, "jobs", jobs);
 	r.u = 77;
 	append_pair(log, same, r);                                  /* nothing held by 77 */
+	r = about(RECORD_QUEUE_CAPACITY, "jobs", jobs + 1);
+	r.u = 5;
+	append_pair(log, same, r);                                  /* not the id of jobs */
+	r = about(RECORD_QUEUE_CAPACITY, "jobs", 0);
+	r.u = 5;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_CREATE, "fresh", 1000000);
+	r.u = 5;
+	append_pair(log, same, r);                                  /* a live one takes no id */
 	r = named(RECORD_QUEUE_POP, "nosuch");
 	r.u = 5, r.v = 4096;
 	append_pair(log, same, r);
@@ -274,7 +300,7 @@ static void test_refused_records_change_nothing(void **state)
 	r = rec(RECORD_SESSION_END);
 	r.v = 424242;
 	append_pair(log, same, r);                                  /* no such session */
-	r = named(RECORD_QUEUE_SEAL, "jobs");
+	r = about(RECORD_QUEUE_SEAL, "jobs", jobs);
 	r.u = 7;
 	append_pair(log, same, r);
 
@@ -285,6 +311,117 @@ static void test_refused_records_change_nothing(void **state)
 	digest_of(st, got);
 	assert_string_equal(got, want);
 	state_free(st);
+}
+
+/* A record for a queue that was deleted, carrying its id, is refused once
+ * another queue has its name: it changes nothing, in particular not the
+ * new queue. */
+static void test_a_recreated_queue_refuses_the_old_ones_records(void **state)
+{
+	struct log *log = every_kind(), *same;
+	struct state *st;
+	char want[STATE_DIGEST_HEX + 1], got[STATE_DIGEST_HEX + 1];
+	struct queue_stats qs;
+	struct record r;
+	uint64_t old, new, id;
+
+	(void)state;
+	r = named(RECORD_QUEUE_CREATE, "q");
+	r.u = 5;
+	old = append(log, r);
+	r = about(RECORD_QUEUE_PUSH, "q", old);
+	r.data.data = "old\n", r.data.len = 4;
+	append(log, r);
+	append(log, about(RECORD_QUEUE_DELETE, "q", old));
+	r = named(RECORD_QUEUE_CREATE, "q");
+	r.u = 5;
+	new = append(log, r);
+	r = about(RECORD_QUEUE_PUSH, "q", new);
+	r.data.data = "new1\nnew2\n", r.data.len = 10;
+	append(log, r);
+	r = about(RECORD_QUEUE_POP, "q", new);
+	r.u = 1, r.v = 4096;
+	append(log, r);                                   /* new1 held by reader 1 */
+	same = log_memory_copy(log);
+	assert_non_null(same);
+
+	r = about(RECORD_QUEUE_PUSH, "q", old);
+	r.data.data = "x", r.data.len = 1;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_POP, "q", old);
+	r.u = 2, r.v = 4096;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_ACK, "q", old);
+	r.u = 1;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_RETURN, "q", old);
+	r.u = 1;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_SEAL, "q", old);
+	r.u = 1;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_CAPACITY, "q", old);
+	r.u = 1;
+	append_pair(log, same, r);
+	r = about(RECORD_QUEUE_HELD, "q", old);
+	r.u = 3, r.v = SESSION, r.data.data = "h", r.data.len = 1;
+	append_pair(log, same, r);
+	append_pair(log, same, about(RECORD_QUEUE_DELETE, "q", old));
+
+	st = follower(same);
+	digest_of(st, want);
+	state_free(st);
+	st = follower(log);
+	digest_of(st, got);
+	assert_string_equal(got, want);
+	assert_int_equal(state_queue_find(st, "q", 1, &id, &qs), 0);
+	assert_int_equal(id, new);
+	assert_int_equal(qs.depth, 1);
+	assert_int_equal(qs.held, 1);
+	assert_int_equal(qs.capacity, 5);
+	assert_false(qs.sealed);
+	state_free(st);
+}
+
+/* A state loaded from a snapshot has the queues' ids, so records made
+ * before the snapshot was taken, carrying them, still apply, and a queue
+ * created after it gets the same id in both. */
+static void test_a_snapshot_keeps_queue_ids(void **state)
+{
+	struct state *a = follower(every_kind()), *b;
+	char da[STATE_DIGEST_HEX + 1], db[STATE_DIGEST_HEX + 1];
+	struct queue_stats qs;
+	struct record r[4];
+	uint64_t id, ida, idb;
+
+	(void)state;
+	assert_int_equal(state_compact(a), 0);
+	b = follower(log_memory_copy(state_log(a)));
+	assert_int_equal(state_queue_find(b, "jobs", 4, &id, NULL), 0);
+	assert_int_equal(id, jobs);
+	r[0] = about(RECORD_QUEUE_SEAL, "jobs", jobs);
+	r[0].u = 0;
+	r[1] = about(RECORD_QUEUE_CAPACITY, "jobs", jobs);
+	r[1].u = 5;
+	r[2] = about(RECORD_QUEUE_PUSH, "jobs", jobs);
+	r[2].data.data = "d\ne\n", r[2].data.len = 4;
+	r[3] = named(RECORD_QUEUE_CREATE, "later");
+	r[3].u = 3;
+	for (size_t k = 0; k < 4; k++) {
+		append(state_log(a), r[k]);
+		append(state_log(b), r[k]);
+	}
+	assert_int_equal(state_queue_find(b, "jobs", 4, &id, &qs), 0);
+	assert_int_equal(qs.depth, 3);
+	assert_false(qs.sealed);
+	assert_int_equal(state_queue_find(a, "later", 5, &ida, NULL), 0);
+	assert_int_equal(state_queue_find(b, "later", 5, &idb, NULL), 0);
+	assert_int_equal(ida, idb);
+	digest_of(a, da);
+	digest_of(b, db);
+	assert_string_equal(da, db);
+	state_free(a);
+	state_free(b);
 }
 
 static void test_fence_and_repeats(void **state)
@@ -347,6 +484,8 @@ int main(void)
 		cmocka_unit_test(test_replay_of_every_kind_gives_the_same_digest),
 		cmocka_unit_test(test_a_snapshot_keeps_the_digest),
 		cmocka_unit_test(test_refused_records_change_nothing),
+		cmocka_unit_test(test_a_recreated_queue_refuses_the_old_ones_records),
+		cmocka_unit_test(test_a_snapshot_keeps_queue_ids),
 		cmocka_unit_test(test_fence_and_repeats),
 		cmocka_unit_test(test_an_ended_session_gives_back_what_it_held),
 	};

@@ -688,6 +688,9 @@ static void test_add_held_bounds(void **state)
 	(void)state;
 	assert_int_equal(queue_add_held(q, 1, 1, huge, 20000), -EMSGSIZE);
 	assert_int_equal(queue_add_held(q, 1, 1, max, QUEUE_MAX_ITEM + 1), -EMSGSIZE);
+	/* Only what a push makes: a newline would make two items of one. */
+	assert_int_equal(queue_add_held(q, 1, 1, "a\nb", 3), -EINVAL);
+	assert_int_equal(queue_add_held(q, 1, 1, "\n", 1), -EINVAL);
 	expect_held(q, 0, 0);
 	assert_int_equal(queue_add_held(q, 1, 1, max, QUEUE_MAX_ITEM), 0);
 	assert_int_equal(queue_add_held(q, 1, 1, "x", 1), -EEXIST);

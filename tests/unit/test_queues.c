@@ -1,7 +1,8 @@
 /* test_queues.c - unit tests of the registry of queues (fs/engine/queues.h):
  * creation, lookups by name, id and position, the limits (QUEUES_MAX,
  * QUEUES_MAX_BYTES), every apply function and every refusal (each leaves
- * the registry as it was), held items across queues and the end of a
+ * the registry as it was), records by the id of a queue made again under
+ * its name, held items across queues and the end of a
  * session, and queues_dump: its records, their bounds, and applied into a
  * fresh registry, the same queues again.
  */
@@ -80,34 +81,51 @@ static char *repeat(char ch, size_t n)
 
 /* ---- helpers: the registry -------------------------------------------- */
 
+/* The id the next create gives, as the log position of its record would:
+ * 1, 2, ... in each test (setup_registry starts again). */
+static uint64_t last_id;
+
+static uint64_t next_id(void)
+{
+	return ++last_id;
+}
+
+/* The id of the queue called name (len bytes), or 0 (no queue has it). */
+static uint64_t id_of(const struct queues *qs, const char *name, size_t len)
+{
+	struct queue *q = queues_by_name(qs, name, len);
+
+	return q ? queues_id(qs, q) : 0;
+}
+
 static int create(struct queues *qs, const char *name, uint64_t capacity)
 {
-	uint64_t id = 0;
-
-	return queues_apply_create(qs, name, strlen(name), capacity, &id);
+	return queues_apply_create(qs, next_id(), name, strlen(name), capacity);
 }
 
 static uint64_t create_ok(struct queues *qs, const char *name, uint64_t capacity)
 {
-	uint64_t id = 0;
-	int rc = queues_apply_create(qs, name, strlen(name), capacity, &id);
+	uint64_t id = next_id();
+	int rc = queues_apply_create(qs, id, name, strlen(name), capacity);
 
 	if (rc != 0)
 		fail_msg("create \"%s\": rc %d", name, rc);
-	assert_true(id != 0);
 	return id;
 }
 
 static int delete(struct queues *qs, const char *name)
 {
-	uint64_t id;
+	return queues_apply_delete(qs, id_of(qs, name, strlen(name)), name, strlen(name));
+}
 
-	return queues_apply_delete(qs, name, strlen(name), &id);
+static int push_len(struct queues *qs, const char *name, const char *text, size_t len)
+{
+	return queues_apply_push(qs, id_of(qs, name, strlen(name)), name, strlen(name), text, len);
 }
 
 static int push(struct queues *qs, const char *name, const char *text)
 {
-	return queues_apply_push(qs, name, strlen(name), text, strlen(text));
+	return push_len(qs, name, text, strlen(text));
 }
 
 static void push_ok(struct queues *qs, const char *name, const char *text)
@@ -124,7 +142,8 @@ static int pop(struct queues *qs, const char *name, uint64_t session, uint64_t r
 	const char *item;
 	size_t len;
 
-	return queues_apply_pop(qs, name, strlen(name), session, reader, room, &item, &len);
+	return queues_apply_pop(qs, id_of(qs, name, strlen(name)), name, strlen(name), session,
+				reader, room, &item, &len);
 }
 
 /* Pops for (session, reader), and the item must be want; it stays held. */
@@ -133,7 +152,8 @@ static void hold_expect(struct queues *qs, const char *name, uint64_t session,
 {
 	const char *item = NULL;
 	size_t len = 99999;
-	int rc = queues_apply_pop(qs, name, strlen(name), session, reader, UINT64_MAX, &item,
+	uint64_t id = id_of(qs, name, strlen(name));
+	int rc = queues_apply_pop(qs, id, name, strlen(name), session, reader, UINT64_MAX, &item,
 				  &len);
 
 	if (rc != 0)
@@ -144,13 +164,15 @@ static void hold_expect(struct queues *qs, const char *name, uint64_t session,
 
 static int ack(struct queues *qs, const char *name, uint64_t session, uint64_t reader)
 {
-	return queues_apply_ack(qs, name, strlen(name), session, reader);
+	return queues_apply_ack(qs, id_of(qs, name, strlen(name)), name, strlen(name), session,
+				reader);
 }
 
 static int give_back(struct queues *qs, const char *name, uint64_t session,
 		     uint64_t reader)
 {
-	return queues_apply_return(qs, name, strlen(name), session, reader);
+	return queues_apply_return(qs, id_of(qs, name, strlen(name)), name, strlen(name),
+				   session, reader);
 }
 
 /* Pops and acknowledges the head item, which must be want. */
@@ -162,18 +184,20 @@ static void pop_expect(struct queues *qs, const char *name, const char *want)
 
 static int seal(struct queues *qs, const char *name, bool sealed)
 {
-	return queues_apply_seal(qs, name, strlen(name), sealed);
+	return queues_apply_seal(qs, id_of(qs, name, strlen(name)), name, strlen(name), sealed);
 }
 
 static int set_capacity(struct queues *qs, const char *name, uint64_t capacity)
 {
-	return queues_apply_capacity(qs, name, strlen(name), capacity);
+	return queues_apply_capacity(qs, id_of(qs, name, strlen(name)), name, strlen(name),
+				     capacity);
 }
 
 static int held(struct queues *qs, const char *name, uint64_t session, uint64_t reader,
 		const char *item, size_t len)
 {
-	return queues_apply_held(qs, name, strlen(name), session, reader, item, len);
+	return queues_apply_held(qs, id_of(qs, name, strlen(name)), name, strlen(name), session,
+				 reader, item, len);
 }
 
 static struct queue *must_find(struct queues *qs, const char *name)
@@ -276,12 +300,13 @@ static void check_record(const struct record *r)
 	}
 }
 
-/* Serialises a record as one line: kind, name, u, v, data. */
+/* Serialises a record as one line: kind, name, id, u, v, data. */
 static void serialise(struct buf *b, const struct record *r)
 {
 	buf_printf(b, "%s ", kind_name(r->kind));
 	buf_add(b, r->name.data, r->name.len);
-	buf_printf(b, " u=%llu v=%llu ", (unsigned long long)r->u, (unsigned long long)r->v);
+	buf_printf(b, " #%llu u=%llu v=%llu ", (unsigned long long)r->queue,
+		   (unsigned long long)r->u, (unsigned long long)r->v);
 	buf_escaped(b, r->data.data, r->data.len);
 	buf_add(b, "\n", 1);
 }
@@ -319,27 +344,29 @@ static int apply_record(struct queues *qs, const struct record *r)
 {
 	const char *name = r->name.data, *item;
 	size_t len = r->name.len, item_len;
-	uint64_t id;
+	uint64_t id = r->queue;
 
 	switch (r->kind) {
 	case RECORD_QUEUE_CREATE:
-		return queues_apply_create(qs, name, len, r->u, &id);
+		return queues_apply_create(qs, id, name, len, r->u);
 	case RECORD_QUEUE_DELETE:
-		return queues_apply_delete(qs, name, len, &id);
+		return queues_apply_delete(qs, id, name, len);
 	case RECORD_QUEUE_PUSH:
-		return queues_apply_push(qs, name, len, r->data.data, r->data.len);
+		return queues_apply_push(qs, id, name, len, r->data.data, r->data.len);
 	case RECORD_QUEUE_POP:
-		return queues_apply_pop(qs, name, len, r->session, r->u, r->v, &item, &item_len);
+		return queues_apply_pop(qs, id, name, len, r->session, r->u, r->v, &item,
+					&item_len);
 	case RECORD_QUEUE_ACK:
-		return queues_apply_ack(qs, name, len, r->session, r->u);
+		return queues_apply_ack(qs, id, name, len, r->session, r->u);
 	case RECORD_QUEUE_RETURN:
-		return queues_apply_return(qs, name, len, r->session, r->u);
+		return queues_apply_return(qs, id, name, len, r->session, r->u);
 	case RECORD_QUEUE_SEAL:
-		return queues_apply_seal(qs, name, len, r->u != 0);
+		return queues_apply_seal(qs, id, name, len, r->u != 0);
 	case RECORD_QUEUE_CAPACITY:
-		return queues_apply_capacity(qs, name, len, r->u);
+		return queues_apply_capacity(qs, id, name, len, r->u);
 	case RECORD_QUEUE_HELD:
-		return queues_apply_held(qs, name, len, r->v, r->u, r->data.data, r->data.len);
+		return queues_apply_held(qs, id, name, len, r->v, r->u, r->data.data,
+					 r->data.len);
 	default:
 		return -EINVAL;
 	}
@@ -402,6 +429,7 @@ static struct queues *roundtrip(const struct queues *qs)
 
 static int setup_registry(void **state)
 {
+	last_id = 0;
 	*state = queues_new(QUEUES_DEFAULT_CAPACITY);
 	return *state ? 0 : -1;
 }
@@ -475,8 +503,7 @@ static void test_create_and_lookups(void **state)
 	assert_null(queues_at(qs, 3));
 
 	/* A deleted queue's id is never reused, even for the same name. */
-	assert_int_equal(queues_apply_delete(qs, "beta", 4, &id), 0);
-	assert_int_equal(id, idb);
+	assert_int_equal(queues_apply_delete(qs, idb, "beta", 4), 0);
 	assert_null(queues_by_name(qs, "beta", 4));
 	assert_null(queues_by_id(qs, idb));
 	assert_ptr_equal(queues_at(qs, 0), a);
@@ -606,21 +633,22 @@ enum op { CREATE, DELETE, PUSH, POP, ACK, RETURN, SEAL, CAPACITY, HELD, END };
 static int run_op(struct queues *qs, enum op op, const char *name, size_t name_len,
 		  uint64_t session, uint64_t a, uint64_t b, const char *data, size_t len)
 {
+	uint64_t id = op == CREATE ? next_id() : id_of(qs, name, name_len);
 	const char *item;
 	size_t item_len;
-	uint64_t id;
 
 	switch (op) {
-	case CREATE: return queues_apply_create(qs, name, name_len, a, &id);
-	case DELETE: return queues_apply_delete(qs, name, name_len, &id);
-	case PUSH: return queues_apply_push(qs, name, name_len, data, len);
+	case CREATE: return queues_apply_create(qs, id, name, name_len, a);
+	case DELETE: return queues_apply_delete(qs, id, name, name_len);
+	case PUSH: return queues_apply_push(qs, id, name, name_len, data, len);
 	case POP:
-		return queues_apply_pop(qs, name, name_len, session, a, b, &item, &item_len);
-	case ACK: return queues_apply_ack(qs, name, name_len, session, a);
-	case RETURN: return queues_apply_return(qs, name, name_len, session, a);
-	case SEAL: return queues_apply_seal(qs, name, name_len, a != 0);
-	case CAPACITY: return queues_apply_capacity(qs, name, name_len, a);
-	case HELD: return queues_apply_held(qs, name, name_len, session, a, data, len);
+		return queues_apply_pop(qs, id, name, name_len, session, a, b, &item,
+					&item_len);
+	case ACK: return queues_apply_ack(qs, id, name, name_len, session, a);
+	case RETURN: return queues_apply_return(qs, id, name, name_len, session, a);
+	case SEAL: return queues_apply_seal(qs, id, name, name_len, a != 0);
+	case CAPACITY: return queues_apply_capacity(qs, id, name, name_len, a);
+	case HELD: return queues_apply_held(qs, id, name, name_len, session, a, data, len);
 	case END: return (int)queues_end_session(qs, session);
 	}
 	return -EINVAL;
@@ -714,7 +742,7 @@ static void test_oversized_input_refused(void **state)
 	uint64_t id;
 
 	assert_non_null(write);
-	create_ok(qs, "q", QUEUES_MAX_CAPACITY);
+	id = create_ok(qs, "q", QUEUES_MAX_CAPACITY);
 	push_ok(qs, "q", "keep");
 	before = dump_text(qs);
 	assert_int_equal(push(qs, "q", huge), -EMSGSIZE);
@@ -728,13 +756,13 @@ static void test_oversized_input_refused(void **state)
 	for (pos = QUEUE_MAX_ITEM; pos < write_len; pos += QUEUE_MAX_ITEM + 1)
 		write[pos] = '\n';
 	assert_true(queue_count_items(write, write_len) > 0);
-	assert_int_equal(queues_apply_push(qs, "q", 1, write, write_len), -EFBIG);
+	assert_int_equal(queues_apply_push(qs, id, "q", 1, write, write_len), -EFBIG);
 	/* The longest name a record carries names no queue. */
-	assert_int_equal(queues_apply_create(qs, name, RECORD_MAX_NAME, 5, &id), -EINVAL);
-	assert_int_equal(queues_apply_push(qs, name, RECORD_MAX_NAME, "a", 1), -ENOENT);
+	assert_int_equal(queues_apply_create(qs, next_id(), name, RECORD_MAX_NAME, 5), -EINVAL);
+	assert_int_equal(queues_apply_push(qs, id, name, RECORD_MAX_NAME, "a", 1), -ENOENT);
 	/* Bytes past len do not count; a NUL in a name is not a name. */
-	assert_int_equal(queues_apply_push(qs, "q\0", 2, "a", 1), -ENOENT);
-	assert_int_equal(queues_apply_create(qs, "q\0x", 3, 5, &id), -EINVAL);
+	assert_int_equal(queues_apply_push(qs, id, "q\0", 2, "a", 1), -ENOENT);
+	assert_int_equal(queues_apply_create(qs, next_id(), "q\0x", 3, 5), -EINVAL);
 	after = dump_text(qs);
 	assert_string_equal(before, after);
 	free(before);
@@ -744,18 +772,104 @@ static void test_oversized_input_refused(void **state)
 	free(write);
 }
 
+/* A record for a queue that was deleted, carrying its id, does not reach
+ * the queue made since under the same name: refused, nothing changed. */
+static void test_recreated_queue_refuses_old_id(void **state)
+{
+	struct queues *qs = *state;
+	const char *item;
+	uint64_t old, new;
+	char *before, *after;
+	size_t len;
+
+	old = create_ok(qs, "q", 5);
+	push_ok(qs, "q", "old");
+	assert_int_equal(delete(qs, "q"), 0);
+	new = create_ok(qs, "q", 5);
+	push_ok(qs, "q", "new");
+	hold_expect(qs, "q", 1, 1, "new");
+	push_ok(qs, "q", "next");
+	before = dump_text(qs);
+	assert_int_equal(queues_apply_push(qs, old, "q", 1, "a", 1), -ENOENT);
+	assert_int_equal(queues_apply_pop(qs, old, "q", 1, 1, 2, 100, &item, &len), -ENOENT);
+	assert_int_equal(queues_apply_ack(qs, old, "q", 1, 1, 1), -ENOENT);
+	assert_int_equal(queues_apply_return(qs, old, "q", 1, 1, 1), -ENOENT);
+	assert_int_equal(queues_apply_seal(qs, old, "q", 1, true), -ENOENT);
+	assert_int_equal(queues_apply_capacity(qs, old, "q", 1, 9), -ENOENT);
+	assert_int_equal(queues_apply_held(qs, old, "q", 1, 2, 2, "h", 1), -ENOENT);
+	assert_int_equal(queues_apply_delete(qs, old, "q", 1), -ENOENT);
+	/* The id must come with its own name. */
+	create_ok(qs, "other", 5);
+	assert_int_equal(queues_apply_push(qs, new, "other", 5, "a", 1), -ENOENT);
+	assert_int_equal(queues_apply_delete(qs, new, "other", 5), -ENOENT);
+	assert_int_equal(delete(qs, "other"), 0);
+	after = dump_text(qs);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(queues_apply_ack(qs, new, "q", 1, 1, 1), 0);
+	assert_int_equal(queues_apply_delete(qs, new, "q", 1), 0);
+}
+
+/* An id is given once, in increasing order: a create with an id not
+ * greater than every id given is refused, even after those queues went. */
+static void test_create_refuses_old_ids(void **state)
+{
+	struct queues *qs = *state;
+
+	assert_int_equal(queues_apply_create(qs, 0, "zero", 4, 5), -EINVAL);
+	assert_int_equal(queues_apply_create(qs, 10, "a", 1, 5), 0);
+	assert_int_equal(queues_apply_create(qs, 10, "b", 1, 5), -EINVAL);
+	assert_int_equal(queues_apply_create(qs, 7, "b", 1, 5), -EINVAL);
+	assert_int_equal(queues_apply_create(qs, 12, "b", 1, 5), 0);
+	assert_int_equal(queues_apply_delete(qs, 12, "b", 1), 0);
+	assert_int_equal(queues_apply_create(qs, 12, "b", 1, 5), -EINVAL);
+	assert_int_equal(queues_apply_create(qs, 11, "c", 1, 5), -EINVAL);
+	assert_null(queues_by_name(qs, "b", 1));
+	assert_null(queues_at(qs, 1));
+	assert_int_equal(queues_apply_create(qs, 13, "b", 1, 5), 0);
+	assert_ptr_equal(queues_by_id(qs, 13), queues_at(qs, 1));
+	assert_null(queues_by_id(qs, 12));
+}
+
+/* A held item is one a push could have made: a newline in it would come
+ * back from a snapshot as two items.  An empty one is fine ("\n" pushes
+ * one). */
+static void test_held_takes_pushable_items(void **state)
+{
+	struct queues *qs = *state;
+	char *before, *after;
+
+	create_ok(qs, "q", 5);
+	push_ok(qs, "q", "\n");
+	hold_expect(qs, "q", 1, 1, "");
+	before = dump_text(qs);
+	assert_int_equal(held(qs, "q", 2, 1, "a\nb", 3), -EINVAL);
+	assert_int_equal(held(qs, "q", 2, 1, "a\n", 2), -EINVAL);
+	assert_int_equal(held(qs, "q", 2, 1, "\n", 1), -EINVAL);
+	after = dump_text(qs);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+	assert_int_equal(held(qs, "q", 2, 1, "", 0), 0);
+	assert_int_equal(held(qs, "q", 2, 2, "a\0b", 3), 0);
+	assert_int_equal(stats(qs, "q").held, 3);
+	queues_free(roundtrip(qs));
+}
+
 /* Only len bytes of a name or of the items count. */
 static void test_apply_uses_len(void **state)
 {
 	struct queues *qs = *state;
 	uint64_t id;
 
-	assert_int_equal(queues_apply_create(qs, "q12345", 1, 1, &id), 0);
-	assert_int_equal(queues_apply_push(qs, "qrs", 1, "abcdef", 2), 0);
+	id = next_id();
+	assert_int_equal(queues_apply_create(qs, id, "q12345", 1, 1), 0);
+	assert_int_equal(queues_apply_push(qs, id, "qrs", 1, "abcdef", 2), 0);
 	expect_description(qs, "q", "q cap=1 sealed=0 depth=1 bytes=3 items=[ab] held=0:\n");
 	assert_int_equal(set_capacity(qs, "q", 2), 0);
 	/* A NUL inside an item is an ordinary byte. */
-	assert_int_equal(queues_apply_push(qs, "q", 1, "a\0b", 3), 0);
+	assert_int_equal(queues_apply_push(qs, id, "q", 1, "a\0b", 3), 0);
 	expect_description(qs, "q", "q cap=2 sealed=0 depth=2 bytes=7 items=[ab][a\\x00b] held=0:\n");
 }
 
@@ -803,7 +917,7 @@ static void fill(struct queues *qs, const char *name, size_t n)
 	while (n > 0) {
 		size_t k = n < per_push ? n : per_push;
 
-		assert_int_equal(queues_apply_push(qs, name, strlen(name), text, k * cost), 0);
+		assert_int_equal(push_len(qs, name, text, k * cost), 0);
 		n -= k;
 	}
 	free(text);
@@ -828,7 +942,7 @@ static void test_total_bytes_limit(void **state)
 	/* Leave room for exactly two bytes: one one-byte item. */
 	rest = QUEUES_MAX_BYTES - full * item_cost - 2;
 	assert_true(rest >= 1 && rest <= QUEUE_MAX_ITEM);
-	assert_int_equal(queues_apply_push(qs, "other", 5, item, rest - 1), 0);
+	assert_int_equal(push_len(qs, "other", item, rest - 1), 0);
 	assert_int_equal(queues_bytes(qs), QUEUES_MAX_BYTES - 2);
 
 	/* The limit is over all queues together: any queue is refused. */
@@ -875,8 +989,9 @@ static void test_pop_emsgsize_leaves_item(void **state)
 	char *max = repeat('m', QUEUE_MAX_ITEM);
 	const char *item;
 	size_t len;
+	uint64_t id;
 
-	create_ok(qs, "small", 10);
+	id = create_ok(qs, "small", 10);
 	push_ok(qs, "small", "hello\nworld");
 	/* "hello\n" needs 6 bytes. */
 	assert_int_equal(pop(qs, "small", 1, 1, 5), -EMSGSIZE);
@@ -886,7 +1001,7 @@ static void test_pop_emsgsize_leaves_item(void **state)
 	expect_description(qs, "small",
 			   "small cap=10 sealed=0 depth=2 bytes=12 items=[hello][world] held=0:\n");
 	assert_int_equal(queue_check_pop(must_find(qs, "small"), 6), 0);
-	assert_int_equal(queues_apply_pop(qs, "small", 5, 1, 1, 6, &item, &len), 0);
+	assert_int_equal(queues_apply_pop(qs, id, "small", 5, 1, 1, 6, &item, &len), 0);
 	assert_int_equal(len, 5);
 	assert_memory_equal(item, "hello", 5);
 	assert_int_equal(ack(qs, "small", 1, 1), 0);
@@ -895,8 +1010,8 @@ static void test_pop_emsgsize_leaves_item(void **state)
 	pop_expect(qs, "small", "world");
 	assert_int_equal(pop(qs, "small", 1, 1, QUEUE_MAX_ITEM), -EMSGSIZE);
 	assert_int_equal(stats(qs, "small").depth, 1);
-	assert_int_equal(queues_apply_pop(qs, "small", 5, 1, 1, QUEUE_MAX_ITEM + 1, &item, &len),
-			 0);
+	assert_int_equal(queues_apply_pop(qs, id, "small", 5, 1, 1, QUEUE_MAX_ITEM + 1, &item,
+					  &len), 0);
 	assert_int_equal(len, QUEUE_MAX_ITEM);
 	assert_memory_equal(item, max, QUEUE_MAX_ITEM);
 	free(max);
@@ -992,14 +1107,14 @@ static void test_dump_records(void **state)
 	assert_int_equal(seal(qs, "jobs", true), 0);
 	got = dump_text(qs);
 	assert_string_equal(got,
-			    "CREATE e u=7 v=0 []\n"
-			    "CAPACITY e u=7 v=0 []\n"
-			    "CREATE jobs u=2 v=0 []\n"
-			    "PUSH jobs u=0 v=0 [b c\\x0ad\\x0a]\n"
-			    "HELD jobs u=1 v=3 [a]\n"
-			    "HELD jobs u=9 v=2 []\n"
-			    "CAPACITY jobs u=1 v=0 []\n"
-			    "SEAL jobs u=1 v=0 []\n");
+			    "CREATE e #1 u=7 v=0 []\n"
+			    "CAPACITY e #1 u=7 v=0 []\n"
+			    "CREATE jobs #2 u=2 v=0 []\n"
+			    "PUSH jobs #2 u=0 v=0 [b c\\x0ad\\x0a]\n"
+			    "HELD jobs #2 u=1 v=3 [a]\n"
+			    "HELD jobs #2 u=9 v=2 []\n"
+			    "CAPACITY jobs #2 u=1 v=0 []\n"
+			    "SEAL jobs #2 u=1 v=0 []\n");
 	free(got);
 }
 
@@ -1038,7 +1153,7 @@ static void test_dump_roundtrip(void **state)
 	create_ok(qs, "empty", 7);
 	create_ok(qs, "words", 10);
 	push_ok(qs, "words", "hello world\n\n  leading and trailing  \nPUSH words fake\ntab\there\n\n");
-	assert_int_equal(queues_apply_push(qs, "words", 5, "nul\0byte", 8), 0);
+	assert_int_equal(push_len(qs, "words", "nul\0byte", 8), 0);
 	create_ok(qs, "gone", 3);
 	push_ok(qs, "gone", "never seen");
 	create_ok(qs, "sealed", 4);
@@ -1068,9 +1183,11 @@ static void test_dump_roundtrip(void **state)
 	hold_expect(qs, "draining", 8, 8, "d");
 	/* The longest name, and enough of the largest items for several PUSH
 	 * records. */
-	assert_int_equal(queues_apply_create(qs, n64, QUEUE_NAME_MAX, 1000, &id), 0);
+	id = next_id();
+	assert_int_equal(queues_apply_create(qs, id, n64, QUEUE_NAME_MAX, 1000), 0);
 	fill(qs, n64, 600);
-	assert_int_equal(queues_apply_held(qs, n64, QUEUE_NAME_MAX, 1, 1, item, QUEUE_MAX_ITEM), 0);
+	assert_int_equal(queues_apply_held(qs, id, n64, QUEUE_NAME_MAX, 1, 1, item,
+					   QUEUE_MAX_ITEM), 0);
 
 	buf_add(&d.text, "", 0);
 	assert_int_equal(queues_dump(qs, emit_text, &d), 0);
@@ -1105,16 +1222,17 @@ static void test_dump_roundtrip(void **state)
 	free(item);
 }
 
-/* Two registries with the same queues, reached by different histories,
- * dump the same records. */
+/* Two registries with the same queues (the same ids too), reached by
+ * different histories, dump the same records. */
 static void test_dump_depends_on_content_only(void **state)
 {
 	struct queues *qs = *state, *other = queues_new(QUEUES_DEFAULT_CAPACITY);
+	uint64_t jobs;
 	char *a, *b;
 
 	assert_non_null(other);
 	create_ok(qs, "tmp", 3);
-	create_ok(qs, "jobs", 4);
+	jobs = create_ok(qs, "jobs", 4);
 	push_ok(qs, "jobs", "x\ny");
 	pop_expect(qs, "jobs", "x");
 	push_ok(qs, "jobs", "z\nw");
@@ -1123,7 +1241,7 @@ static void test_dump_depends_on_content_only(void **state)
 	assert_int_equal(give_back(qs, "jobs", 2, 1), 0);
 	assert_int_equal(delete(qs, "tmp"), 0);
 
-	create_ok(other, "jobs", 2);
+	assert_int_equal(queues_apply_create(other, jobs, "jobs", 4, 2), 0);
 	push_ok(other, "jobs", "z\nw");
 	assert_int_equal(held(other, "jobs", 1, 1, "y", 1), 0);
 	assert_int_equal(set_capacity(other, "jobs", 4), 0);
@@ -1152,7 +1270,7 @@ static void test_dump_over_largest_capacity(void **state)
 			text[2 * k] = 'i';
 			text[2 * k + 1] = '\n';
 		}
-		assert_int_equal(queues_apply_push(qs, "huge", 4, text, sizeof(text)), 0);
+		assert_int_equal(push_len(qs, "huge", text, sizeof(text)), 0);
 	}
 	hold_expect(qs, "huge", 1, 1, "i");
 	hold_expect(qs, "huge", 1, 2, "i");
@@ -1211,6 +1329,8 @@ static void test_random_walk(void **state)
 		}
 		if (op == POP || op == ACK || op == RETURN || op == HELD)
 			a = next_random(&x) % 3; /* a reader */
+		if (op == HELD)
+			len = strcspn(text, "\n"); /* one item, as a snapshot holds it */
 		rc = run_op(qs, op, name, strlen(name), session, a, b, text, len);
 		after = dump_text(qs);
 		if (rc < 0 && strcmp(before, after) != 0)
@@ -1237,6 +1357,9 @@ int main(void)
 #define R(t) cmocka_unit_test_setup_teardown(t, setup_registry, teardown_registry)
 		R(test_create_and_lookups),
 		R(test_check_create),
+		R(test_recreated_queue_refuses_old_id),
+		R(test_create_refuses_old_ids),
+		R(test_held_takes_pushable_items),
 		R(test_queues_max),
 		R(test_apply_every_operation),
 		R(test_refusals_change_nothing),

@@ -23,7 +23,7 @@ static struct record sample(enum record_kind kind)
 	struct record r = {
 		.kind = kind, .session = 77, .seq = 5, .time_ns = 1700000000123456789,
 		.pid = 4242, .name = { "jobs", 4 }, .data = { binary, sizeof(binary) },
-		.u = 9, .v = 1ull << 40, .i = -3, .j = INT64_MAX,
+		.queue = 17, .u = 9, .v = 1ull << 40, .i = -3, .j = INT64_MAX,
 	};
 
 	for (int k = 0; k < RECORD_HASH_BYTES; k++)
@@ -46,6 +46,7 @@ static void test_every_kind_round_trips(void **state)
 	for (int kind = RECORD_BATCH; kind < RECORD_KIND_END; kind++) {
 		struct record in = sample((enum record_kind)kind), out;
 		struct text t, again;
+		bool is_queue;
 
 		encode_ok(&in, &t);
 		assert_int_equal(record_decode(t.buf, t.len, &out), 0);
@@ -54,6 +55,9 @@ static void test_every_kind_round_trips(void **state)
 		assert_int_equal(out.seq, 5);
 		assert_int_equal(out.time_ns, in.time_ns);
 		assert_int_equal(out.pid, 4242);
+		/* every queue kind carries its queue's id, no other kind does */
+		is_queue = kind >= RECORD_QUEUE_CREATE && kind <= RECORD_QUEUE_HELD;
+		assert_int_equal(out.queue, is_queue ? 17 : 0);
 		/* what the kind carries comes back byte for byte: encoding the
 		 * decoded record gives the same bytes */
 		encode_ok(&out, &again);
@@ -216,7 +220,10 @@ static void test_readable_form(void **state)
 	(void)state;
 	record_format(&push, line, sizeof(line));
 	assert_non_null(strstr(line, "session 77 seq 5 pid 4242 QUEUE_PUSH \"jobs\""));
-	assert_non_null(strstr(line, "\"\\x00\\n\\xffa\\x80\\x0d\\x00\""));
+	assert_non_null(strstr(line, "\"\\x00\\n\\xffa\\x80\\x0d\\x00\" #17"));
+	push.kind = RECORD_QUEUE_POP;
+	record_format(&push, line, sizeof(line));
+	assert_non_null(strstr(line, "QUEUE_POP \"jobs\" 9 1099511627776 #17"));
 	b.data.data = data;
 	b.data.len = record_put_insns(batch, 2, data);
 	record_format(&b, line, sizeof(line));

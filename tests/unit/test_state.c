@@ -1,8 +1,8 @@
 /* test_state.c - unit tests of the state object (fs/engine/state.h):
  * registers and cells, batches through state_execute and state_run with
  * their replies, all-or-nothing failures, the stats counters, the replay
- * of the same records into a second state, and concurrent writers and
- * readers.
+ * of the same records into a second state, queue ids, and concurrent
+ * writers and readers.
  *
  * No file log is attached: the state keeps its records in its memory log.
  */
@@ -508,6 +508,52 @@ static void test_replay_gives_the_same_state(void **state)
 	state_free(again);
 }
 
+/* A queue's id is the position of the record that made it: a queue made
+ * again under a deleted one's name has another id, and operations by the
+ * old id are refused; a replay and a snapshot give the same ids. */
+static void test_queue_ids(void **state)
+{
+	struct state *st = *state, *again = state_new(NULL), *loaded = state_new(NULL);
+	char want[STATE_DIGEST_HEX + 1], got[STATE_DIGEST_HEX + 1], msg[160];
+	char item[QUEUE_MAX_ITEM];
+	uint64_t old, gone, new, id, ticket, at;
+	size_t len;
+
+	assert_non_null(again);
+	assert_non_null(loaded);
+	assert_int_equal(state_queue_create(st, "q", 1, 0, &old), 0);
+	assert_int_equal(state_queue_push(st, old, "a\n", 2, 0), 0);
+	assert_int_equal(state_queue_delete(st, "q", 1, 0, &gone), 0);
+	assert_int_equal(gone, old);
+	assert_int_equal(state_queue_create(st, "q", 1, 0, &new), 0);
+	assert_true(new > old);
+	assert_int_equal(state_queue_push(st, old, "b\n", 2, 0), -ENOENT);
+	assert_int_equal(state_queue_pop(st, old, 100, 0, item, &len, &ticket), -ENOENT);
+	assert_int_equal(state_queue_seal(st, old, true, 0), -ENOENT);
+	assert_int_equal(state_queue_push(st, new, "c\n", 2, 0), 0);
+	assert_int_equal(state_queue_pop(st, new, 100, 0, item, &len, &ticket), 0);
+	assert_int_equal(state_queue_ack(st, old, ticket), -ENOENT);
+	assert_int_equal(state_queue_ack(st, new, ticket), 0);
+	assert_int_equal(state_queue_push(st, new, "d\n", 2, 0), 0);
+
+	assert_int_equal(state_attach_log(again, log_memory_copy(state_log(st)), msg,
+					  sizeof(msg)), 0);
+	assert_int_equal(state_queue_find(again, "q", 1, &id, NULL), 0);
+	assert_int_equal(id, new);
+	assert_int_equal(state_compact(st), 0);
+	assert_int_equal(state_attach_log(loaded, log_memory_copy(state_log(st)), msg,
+					  sizeof(msg)), 0);
+	assert_int_equal(state_queue_find(loaded, "q", 1, &id, NULL), 0);
+	assert_int_equal(id, new);
+	assert_int_equal(state_digest(st, &at, want), 0);
+	assert_int_equal(state_digest(again, &at, got), 0);
+	assert_string_equal(got, want);
+	assert_int_equal(state_digest(loaded, &at, got), 0);
+	assert_string_equal(got, want);
+	state_free(again);
+	state_free(loaded);
+}
+
 /* ---- concurrency ------------------------------------------------------------ */
 
 enum { ADDERS = 4, ADDS = 1000, READERS = 2 };
@@ -622,6 +668,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_gives_the_same_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_ids, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_adds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshots_are_consistent, setup, teardown),
 	};
