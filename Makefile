@@ -66,7 +66,7 @@ $(BUILD)/fs/log/%.o: fs/log/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h
+$(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h fs/engine/le.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.c,$^) -lz
 

@@ -1,5 +1,6 @@
 /* common.c - what the rwfs client tools share; see common.h. */
 #define _GNU_SOURCE /* asprintf */
+#include "../fs/engine/le.h"
 #include "common.h"
 
 #include <errno.h>
@@ -196,19 +197,6 @@ void seed_random(void)
 
 /* Record files ------------------------------------------------------------- */
 
-static void put_le32(unsigned char *p, uint32_t v)
-{
-	p[0] = v & 0xff;
-	p[1] = (v >> 8) & 0xff;
-	p[2] = (v >> 16) & 0xff;
-	p[3] = v >> 24;
-}
-
-static uint32_t get_le32(const unsigned char *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Writes all of buf with one write(); a short write is ENOSPC. */
 static int write_once(int fd, const void *buf, size_t len)
 {
@@ -274,8 +262,8 @@ int record_append(int fd, const void *payload, size_t len)
 		if (!buf)
 			return -1;
 	}
-	put_le32(buf, (uint32_t)len);
-	put_le32(buf + 4, (uint32_t)crc32(0, (const Bytef *)payload, (uInt)len));
+	le_put32(buf, (uint32_t)len);
+	le_put32(buf + 4, (uint32_t)crc32(0, (const Bytef *)payload, (uInt)len));
 	memcpy(buf + RECORD_HEADER, payload, len);
 	ret = write_once(fd, buf, RECORD_HEADER + len);
 	if (buf != stack) {
@@ -323,7 +311,7 @@ enum record_status record_read(struct record_reader *r, const char **why)
 		*why = torn;
 		return RECORD_DAMAGED;
 	}
-	len = get_le32(head);
+	len = le_get32(head);
 	if (len > RECORD_MAX) {
 		snprintf(torn, sizeof(torn), "length %lu over the limit of %u",
 			 (unsigned long)len, RECORD_MAX);
@@ -346,7 +334,7 @@ enum record_status record_read(struct record_reader *r, const char **why)
 		*why = torn;
 		return RECORD_DAMAGED;
 	}
-	if ((uint32_t)crc32(0, (const Bytef *)r->payload, (uInt)len) != get_le32(head + 4)) {
+	if ((uint32_t)crc32(0, (const Bytef *)r->payload, (uInt)len) != le_get32(head + 4)) {
 		*why = "checksum mismatch";
 		return RECORD_DAMAGED;
 	}

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
 #include "state_priv.h"
 
 /* --- sessions --------------------------------------------------------------- */
@@ -99,39 +100,25 @@ static int set_cells(struct state *st, uint64_t n)
 	return 0;
 }
 
-#define SMALL_BATCH 8
-
+/* The decoded instructions and the undo go in the state's scratch (apply
+ * runs under the exclusive lock): apply allocates nothing for a batch, so
+ * no engine refuses one for lack of memory that another applies. */
 static int apply_batch(struct state *st, const struct record *r, struct outcome *out)
 {
-	struct isa_insn small[SMALL_BATCH], *insns = small;
-	struct isa_cell_undo small_undo[SMALL_BATCH];
-	struct isa_undo undo = { .cells = small_undo };
+	struct isa_undo undo = { .cells = st->batch_undo };
 	struct isa_error err = { 0 };
-	size_t count = r->data.len / RECORD_INSN_BYTES;
-	int ret = -ENOMEM;
+	size_t count;
+	int ret;
 
-	if (count > ISA_MAX_BATCH_LINES || r->data.len % RECORD_INSN_BYTES)
-		return -EBADMSG;
-	if (count > SMALL_BATCH) {
-		insns = malloc(count * sizeof(*insns));
-		undo.cells = malloc(count * sizeof(*undo.cells));
-		if (!insns || !undo.cells)
-			goto out;
-	}
-	ret = record_get_insns(r, insns, count, &count);
+	ret = record_get_insns(r, st->batch_insns, ISA_MAX_BATCH_LINES, &count);
 	if (!ret)
-		ret = isa_execute(&st->machine, insns, count, &undo, out ? out->each : NULL,
-				  out ? out->each_arg : NULL, &err);
+		ret = isa_execute(&st->machine, st->batch_insns, count, &undo,
+				  out ? out->each : NULL, out ? out->each_arg : NULL, &err);
 	if (!ret)
 		for (size_t k = 0; k < count; k++)
-			st->insn_count[insns[k].op]++;
+			st->insn_count[st->batch_insns[k].op]++;
 	if (ret && out)
 		out->isa = err;
-out:
-	if (insns != small)
-		free(insns);
-	if (undo.cells != small_undo)
-		free(undo.cells);
 	return ret;
 }
 
@@ -317,8 +304,7 @@ static int save_record(void *arg, const struct record *r)
 	}
 	if (s->err)
 		return s->err;
-	for (int k = 0; k < 4; k++)
-		s->blob->buf[at + k] = (char)((s->blob->len - at - 4) >> (8 * k));
+	le_put32(s->blob->buf + at, (uint32_t)(s->blob->len - at - 4));
 	return 0;
 }
 

@@ -367,6 +367,14 @@ static int execute_one(struct isa_machine *m, const struct isa_insn *in,
 	return 0;
 }
 
+/* Puts m back as it was before the batch undo noted. */
+static void rollback(struct isa_machine *m, const struct isa_undo *undo)
+{
+	memcpy(m->regs, undo->regs, sizeof(m->regs));
+	for (size_t i = undo->ncells; i > 0; i--)
+		m->cells[undo->cells[i - 1].cell] = undo->cells[i - 1].old;
+}
+
 int isa_execute(struct isa_machine *m, const struct isa_insn *insns, size_t count,
 		struct isa_undo *undo, isa_outcome_fn outcome, void *arg,
 		struct isa_error *err)
@@ -379,18 +387,11 @@ int isa_execute(struct isa_machine *m, const struct isa_insn *insns, size_t coun
 	for (size_t i = 0; i < count; i++) {
 		ret = execute_one(m, &insns[i], undo, &target, &value, err);
 		if (ret) {
-			isa_rollback(m, undo);
+			rollback(m, undo);
 			return ret;
 		}
 		if (outcome)
 			outcome(arg, &insns[i], insns[i].op == ISA_WRITE, target, value);
 	}
 	return 0;
-}
-
-void isa_rollback(struct isa_machine *m, const struct isa_undo *undo)
-{
-	memcpy(m->regs, undo->regs, sizeof(m->regs));
-	for (size_t i = undo->ncells; i > 0; i--)
-		m->cells[undo->cells[i - 1].cell] = undo->cells[i - 1].old;
 }

@@ -92,18 +92,14 @@ struct isa_undo {
 };
 
 /* Runs count instructions in order on m, all or nothing: on an error every
- * register and cell is restored.  outcome (may be NULL) is called for each
- * instruction that ran, even when a later one fails.  On success undo holds
- * what isa_rollback needs to take the batch back.  Returns 0 or -EDOM
+ * register and cell is restored, from what undo (the caller's scratch)
+ * noted.  outcome (may be NULL) is called for each instruction that ran,
+ * even when a later one fails.  Returns 0 or -EDOM
  * (division by zero), -ERANGE (overflow, INT64_MIN / -1), -ENXIO (cell out
  * of range). */
 int isa_execute(struct isa_machine *m, const struct isa_insn *insns, size_t count,
 		struct isa_undo *undo, isa_outcome_fn outcome, void *arg,
 		struct isa_error *err);
-
-/* Puts m back as it was before the isa_execute that filled undo: for a
- * batch that ran but could not be made durable. */
-void isa_rollback(struct isa_machine *m, const struct isa_undo *undo);
 
 /* "ADD" for ISA_ADD.  Never NULL for a valid op. */
 const char *isa_op_name(enum isa_op op);

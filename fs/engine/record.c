@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "le.h"
 #include "record.h"
 
 /* n name, d data, u and v unsigned, i and j signed, h hash, q queue id.
@@ -70,8 +71,7 @@ static void put_u32(struct text *out, uint32_t v)
 {
 	unsigned char b[4];
 
-	for (int k = 0; k < 4; k++)
-		b[k] = (unsigned char)(v >> (8 * k));
+	le_put32(b, v);
 	text_append(out, (const char *)b, sizeof(b));
 }
 
@@ -79,8 +79,7 @@ static void put_u64(struct text *out, uint64_t v)
 {
 	unsigned char b[8];
 
-	for (int k = 0; k < 8; k++)
-		b[k] = (unsigned char)(v >> (8 * k));
+	le_put64(b, v);
 	text_append(out, (const char *)b, sizeof(b));
 }
 
@@ -129,10 +128,7 @@ int record_encode(const struct record *r, struct text *out)
 
 void record_set_seq(void *encoded, uint64_t seq)
 {
-	unsigned char *p = (unsigned char *)encoded + 10; /* after version, kind, session */
-
-	for (int k = 0; k < 8; k++)
-		p[k] = (unsigned char)(seq >> (8 * k));
+	le_put64((unsigned char *)encoded + 10, seq); /* after version, kind, session */
 }
 
 /* --- decoding ------------------------------------------------------------ */
@@ -156,19 +152,30 @@ static const unsigned char *take(struct reader *rd, size_t n)
 	return p;
 }
 
-static uint64_t get_le(struct reader *rd, size_t n)
+static unsigned get_u8(struct reader *rd)
 {
-	const unsigned char *p = take(rd, n);
-	uint64_t v = 0;
+	const unsigned char *p = take(rd, 1);
 
-	for (size_t k = 0; p && k < n; k++)
-		v |= (uint64_t)p[k] << (8 * k);
-	return v;
+	return p ? *p : 0;
+}
+
+static uint32_t get_u32(struct reader *rd)
+{
+	const unsigned char *p = take(rd, 4);
+
+	return p ? le_get32(p) : 0;
+}
+
+static uint64_t get_u64(struct reader *rd)
+{
+	const unsigned char *p = take(rd, 8);
+
+	return p ? le_get64(p) : 0;
 }
 
 static void get_bytes(struct reader *rd, struct record_bytes *b, size_t max)
 {
-	size_t len = (size_t)get_le(rd, 4);
+	size_t len = (size_t)get_u32(rd);
 
 	if (len > max)
 		rd->bad = true;
@@ -183,24 +190,24 @@ int record_decode(const void *buf, size_t len, struct record *r)
 	const unsigned char *hash;
 
 	memset(r, 0, sizeof(*r));
-	version = (int)get_le(&rd, 1);
-	kind = (int)get_le(&rd, 1);
+	version = (int)get_u8(&rd);
+	kind = (int)get_u8(&rd);
 	if (rd.bad || version != RECORD_VERSION || !kind_valid(kind))
 		return -EBADMSG;
 	r->kind = (enum record_kind)kind;
-	r->session = get_le(&rd, 8);
-	r->seq = get_le(&rd, 8);
-	r->time_ns = (int64_t)get_le(&rd, 8);
-	r->pid = (uint32_t)get_le(&rd, 4);
+	r->session = get_u64(&rd);
+	r->seq = get_u64(&rd);
+	r->time_ns = (int64_t)get_u64(&rd);
+	r->pid = (uint32_t)get_u32(&rd);
 	for (const char *f = layout[kind]; *f; f++) {
 		switch (*f) {
 		case 'n': get_bytes(&rd, &r->name, RECORD_MAX_NAME); break;
 		case 'd': get_bytes(&rd, &r->data, RECORD_MAX_DATA); break;
-		case 'u': r->u = get_le(&rd, 8); break;
-		case 'v': r->v = get_le(&rd, 8); break;
-		case 'q': r->queue = get_le(&rd, 8); break;
-		case 'i': r->i = (int64_t)get_le(&rd, 8); break;
-		case 'j': r->j = (int64_t)get_le(&rd, 8); break;
+		case 'u': r->u = get_u64(&rd); break;
+		case 'v': r->v = get_u64(&rd); break;
+		case 'q': r->queue = get_u64(&rd); break;
+		case 'i': r->i = (int64_t)get_u64(&rd); break;
+		case 'j': r->j = (int64_t)get_u64(&rd); break;
 		case 'h':
 			hash = take(&rd, RECORD_HASH_BYTES);
 			if (hash)
@@ -223,10 +230,9 @@ size_t record_put_insns(const struct isa_insn *insns, size_t count, unsigned cha
 		*p++ = (unsigned char)in->op;
 		*p++ = (unsigned char)(in->reg < 0 ? 0xff : in->reg);
 		*p++ = in->src.is_register;
-		for (int b = 0; b < 8; b++)
-			*p++ = (unsigned char)((uint64_t)in->src.value >> (8 * b));
-		for (int b = 0; b < 8; b++)
-			*p++ = (unsigned char)((uint64_t)in->cell >> (8 * b));
+		le_put64(p, (uint64_t)in->src.value);
+		le_put64(p + 8, (uint64_t)in->cell);
+		p += 16;
 	}
 	return (size_t)(p - buf);
 }
@@ -258,14 +264,14 @@ int record_get_insns(const struct record *r, struct isa_insn *out, size_t max,
 		return -EBADMSG;
 	for (size_t k = 0; k < n; k++) {
 		struct isa_insn *in = &out[k];
-		unsigned op = (unsigned)get_le(&rd, 1), reg = (unsigned)get_le(&rd, 1);
-		unsigned is_reg = (unsigned)get_le(&rd, 1);
+		unsigned op = (unsigned)get_u8(&rd), reg = (unsigned)get_u8(&rd);
+		unsigned is_reg = (unsigned)get_u8(&rd);
 
 		in->op = (enum isa_op)op;
 		in->reg = reg == 0xff ? -1 : (int)reg;
 		in->src.is_register = is_reg == 1;
-		in->src.value = (int64_t)get_le(&rd, 8);
-		in->cell = (int64_t)get_le(&rd, 8);
+		in->src.value = (int64_t)get_u64(&rd);
+		in->cell = (int64_t)get_u64(&rd);
 		in->line = (unsigned)k + 1;
 		if (is_reg > 1 || op > ISA_WRITE || !insn_valid(in, reg))
 			return -EBADMSG;

@@ -13,6 +13,7 @@
 
 #include "../log/log.h"
 #include "../log/memory.h"
+#include "le.h"
 #include "state_priv.h"
 #include "text.h"
 
@@ -42,6 +43,7 @@ struct state *state_new(FILE *console)
 		goto out_free;
 	pthread_mutex_init(&st->propose_lock, NULL);
 	pthread_mutex_init(&st->digest_lock, NULL);
+	pthread_mutex_init(&st->unsettled_lock, NULL);
 	pthread_mutex_init(&st->pending_lock, NULL);
 	pthread_cond_init(&st->pending_done, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
@@ -70,6 +72,7 @@ void state_free(struct state *st)
 	pthread_mutex_destroy(&st->pending_lock);
 	pthread_mutex_destroy(&st->propose_lock);
 	pthread_mutex_destroy(&st->digest_lock);
+	pthread_mutex_destroy(&st->unsettled_lock);
 	rwlock_release(&st->lock);
 	shop_users_free(st->users);
 	shop_free(st->shop);
@@ -620,8 +623,7 @@ int state_blob_records(const void *blob, size_t len,
 
 		if (len - off < 4)
 			return -EBADMSG;
-		n = (uint32_t)p[off] | (uint32_t)p[off + 1] << 8 | (uint32_t)p[off + 2] << 16 |
-		    (uint32_t)p[off + 3] << 24;
+		n = le_get32(p + off);
 		off += 4;
 		if (n > len - off)
 			return -EBADMSG;

@@ -100,8 +100,9 @@ int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 
 /* --- queues -----------------------------------------------------------
  *
- * Queues are named by their id (stable while the daemon runs, never
- * reused), looked up by name.  A change that the state refuses now
+ * Queues are named by their id, looked up by name: the log position of the
+ * record that created the queue, so never reused, and the same after a
+ * restart, in a snapshot and on every engine that applied the same records.  A change that the state refuses now
  * (-EAGAIN: no item, no room) is not proposed at all: the caller parks and
  * tries again when the observer says the queue changed.
  */

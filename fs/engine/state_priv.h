@@ -18,6 +18,7 @@
 #define STATE_MAX_SESSIONS 1024
 #define STATE_SEQ_WINDOW 64   /* a record may arrive this far behind its session's newest */
 #define STATE_CHANGED_MAX 8   /* queues one apply reports; more: all of them */
+#define STATE_MAX_UNSETTLED 64 /* held items whose settling waits for the log */
 
 /* A session: one run of a daemon on one host.  Its records carry its id
  * and a sequence; a sequence seen before is a repeat (a proposal retried
@@ -43,6 +44,12 @@ struct outcome {
 	size_t item_len;
 	/* shop */
 	struct shop_receipt receipt;
+};
+
+/* An acknowledgement or return of a held item the log could not take. */
+struct unsettled {
+	enum record_kind kind; /* RECORD_QUEUE_ACK or RECORD_QUEUE_RETURN */
+	uint64_t id, ticket;
 };
 
 /* The queues one apply changed, for the observer. */
@@ -71,6 +78,8 @@ struct state {
 	 * before any and while a snapshot loads (state.c: deliver, load) */
 	uint64_t applied;
 	uint64_t insn_count[ISA_OP_COUNT]; /* under lock (exclusive) */
+	struct isa_insn batch_insns[ISA_MAX_BATCH_LINES];      /* under lock (exclusive): */
+	struct isa_cell_undo batch_undo[ISA_MAX_BATCH_LINES]; /* apply's scratch */
 
 	struct shop_users *users;          /* configuration: set before serving */
 	size_t queue_capacity;             /* configuration: of new queues */
@@ -78,6 +87,9 @@ struct state {
 	struct log *log;                   /* orders and keeps the records */
 	uint64_t session;                  /* this process's; 0 until state_begin */
 	uint64_t next_reader;              /* atomic: tickets of held queue items */
+	pthread_mutex_t unsettled_lock;
+	struct unsettled unsettled[STATE_MAX_UNSETTLED]; /* under unsettled_lock */
+	size_t nunsettled;                 /* written under unsettled_lock, read atomically */
 
 	pthread_mutex_t propose_lock;      /* orders proposals: outside the log's locks */
 	bool compacting;                   /* atomic: a thread runs compact_if_due's compaction */

@@ -26,6 +26,8 @@ int state_set_queue_capacity(struct state *st, size_t capacity)
 	return 0;
 }
 
+static void settle_again(struct state *st);
+
 /* Proposes r and turns a refusal into the return value. */
 static int propose(struct state *st, struct record *r, struct outcome *out)
 {
@@ -126,6 +128,7 @@ int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len
 	struct queue *q;
 	int ret;
 
+	settle_again(st);
 	rwlock_read_lock(&st->lock);
 	q = queues_by_id(st->queues, id);
 	ret = q ? queues_check_push(st->queues, q, text, len) : -ENOENT;
@@ -148,6 +151,7 @@ int state_queue_pop(struct state *st, uint64_t id, size_t room, uint32_t pid, ch
 	struct queue *q;
 	int ret;
 
+	settle_again(st);
 	rwlock_read_lock(&st->lock);
 	q = queues_by_id(st->queues, id);
 	ret = q ? queue_check_pop(q, room) : -ENOENT;
@@ -188,18 +192,64 @@ static int change(struct state *st, uint64_t id, struct record *r)
 	return propose(st, r, &out);
 }
 
+/* --- settling held items ------------------------------------------------------
+ *
+ * An acknowledgement or a return the log could not take (a full disk)
+ * leaves its item held, and a held item keeps a sealed queue from its end
+ * of file.  It is kept here and proposed again before the next queue
+ * change, which is also when the log has room again.  Should the list be
+ * full, the item stays held until the next start gives it back.
+ */
+
+static void remember_unsettled(struct state *st, enum record_kind kind, uint64_t id,
+			       uint64_t ticket)
+{
+	pthread_mutex_lock(&st->unsettled_lock);
+	if (st->nunsettled < STATE_MAX_UNSETTLED) {
+		st->unsettled[st->nunsettled] = (struct unsettled){ kind, id, ticket };
+		__atomic_store_n(&st->nunsettled, st->nunsettled + 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&st->unsettled_lock);
+}
+
+static int settle(struct state *st, enum record_kind kind, uint64_t id, uint64_t ticket)
+{
+	struct record r = { .kind = kind, .u = ticket };
+	int ret = change(st, id, &r);
+
+	/* Refusals (a queue deleted, an item no longer held) are final. */
+	if (ret == -ENOSPC || ret == -EIO || ret == -ENOMEM || ret == -EDQUOT)
+		remember_unsettled(st, kind, id, ticket);
+	return ret;
+}
+
+/* Proposes again what could not be settled; the failures stay listed. */
+static void settle_again(struct state *st)
+{
+	struct unsettled again[STATE_MAX_UNSETTLED];
+	size_t n;
+
+	if (!__atomic_load_n(&st->nunsettled, __ATOMIC_RELAXED))
+		return;
+	pthread_mutex_lock(&st->unsettled_lock);
+	n = st->nunsettled;
+	memcpy(again, st->unsettled, n * sizeof(again[0]));
+	__atomic_store_n(&st->nunsettled, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&st->unsettled_lock);
+	for (size_t i = 0; i < n; i++)
+		settle(st, again[i].kind, again[i].id, again[i].ticket);
+}
+
 int state_queue_ack(struct state *st, uint64_t id, uint64_t ticket)
 {
-	struct record r = { .kind = RECORD_QUEUE_ACK, .u = ticket };
-
-	return change(st, id, &r);
+	settle_again(st);
+	return settle(st, RECORD_QUEUE_ACK, id, ticket);
 }
 
 int state_queue_unpop(struct state *st, uint64_t id, uint64_t ticket)
 {
-	struct record r = { .kind = RECORD_QUEUE_RETURN, .u = ticket };
-
-	return change(st, id, &r);
+	settle_again(st);
+	return settle(st, RECORD_QUEUE_RETURN, id, ticket);
 }
 
 int state_queue_seal(struct state *st, uint64_t id, bool sealed, uint32_t pid)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../engine/le.h"
 #include "file.h"
 
 #define HEADER_SIZE 36
@@ -99,29 +100,6 @@ static struct log_file *to_file(struct log *log)
 static uint32_t crc_of(const void *buf, size_t len)
 {
 	return (uint32_t)crc32_z(0, buf, len);
-}
-
-static void put_u32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_u64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const unsigned char *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t get_u64(const unsigned char *p)
-{
-	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
 }
 
 static int say(char *msg, size_t size, int ret, const char *fmt, ...)
@@ -228,11 +206,11 @@ struct header {
 static void header_build(unsigned char *h, const char *magic, uint64_t base, uint64_t extra)
 {
 	memcpy(h, magic, 8);
-	put_u32(h + 8, FORMAT_VERSION);
-	put_u32(h + 12, 0);
-	put_u64(h + 16, base);
-	put_u64(h + 24, extra);
-	put_u32(h + HEADER_CRC_OFFSET, crc_of(h, HEADER_CRC_OFFSET));
+	le_put32(h + 8, FORMAT_VERSION);
+	le_put32(h + 12, 0);
+	le_put64(h + 16, base);
+	le_put64(h + 24, extra);
+	le_put32(h + HEADER_CRC_OFFSET, crc_of(h, HEADER_CRC_OFFSET));
 }
 
 /* Checks the header at the start of buf.  Returns 0 and *h, or -EBADMSG
@@ -250,22 +228,22 @@ static int header_check(const unsigned char *buf, size_t len, const char *magic,
 		return -EBADMSG;
 	}
 	*off = HEADER_CRC_OFFSET;
-	if (get_u32(buf + HEADER_CRC_OFFSET) != crc_of(buf, HEADER_CRC_OFFSET)) {
+	if (le_get32(buf + HEADER_CRC_OFFSET) != crc_of(buf, HEADER_CRC_OFFSET)) {
 		*why = "header CRC mismatch";
 		return -EBADMSG;
 	}
 	*off = 8;
-	if (get_u32(buf + 8) != FORMAT_VERSION) {
+	if (le_get32(buf + 8) != FORMAT_VERSION) {
 		*why = "unknown format version";
 		return -EBADMSG;
 	}
 	*off = 12;
-	if (get_u32(buf + 12) != 0) {
+	if (le_get32(buf + 12) != 0) {
 		*why = "unknown flags";
 		return -EBADMSG;
 	}
-	h->base = get_u64(buf + 16);
-	h->extra = get_u64(buf + 24);
+	h->base = le_get64(buf + 16);
+	h->extra = le_get64(buf + 24);
 	return 0;
 }
 
@@ -300,7 +278,7 @@ static enum frame frame_at(const unsigned char *buf, size_t len, size_t off, uin
 		*why = "incomplete record header";
 		return FRAME_TORN;
 	}
-	*n = get_u32(buf + off);
+	*n = le_get32(buf + off);
 	if (*n == 0 || *n > LOG_MAX_RECORD) {
 		*why = *n ? "record length out of range" : "record length 0";
 		return off + RECORD_HEADER == len ? FRAME_TORN : FRAME_BAD_LENGTH;
@@ -309,7 +287,7 @@ static enum frame frame_at(const unsigned char *buf, size_t len, size_t off, uin
 		*why = "incomplete record";
 		return FRAME_TORN;
 	}
-	if (get_u32(buf + off + 4) != crc_of(buf + off + RECORD_HEADER, *n)) {
+	if (le_get32(buf + off + 4) != crc_of(buf + off + RECORD_HEADER, *n)) {
 		*why = "CRC mismatch";
 		return off + RECORD_HEADER + *n == len ? FRAME_TORN : FRAME_BAD_CRC;
 	}
@@ -355,7 +333,7 @@ static int snapshot_check(const unsigned char *buf, size_t len, struct header *h
 		return -EBADMSG;
 	}
 	*off = HEADER_SIZE + h->extra;
-	if (get_u32(buf + *off) != crc_of(buf + HEADER_SIZE, h->extra)) {
+	if (le_get32(buf + *off) != crc_of(buf + HEADER_SIZE, h->extra)) {
 		*why = "blob CRC mismatch";
 		return -EBADMSG;
 	}
@@ -388,7 +366,7 @@ static int write_file_atomically(struct log_file *lf, const char *name,
 	if (!ret && len)
 		ret = write_all(lf->io, fd, body, len, HEADER_SIZE);
 	if (!ret && with_crc) {
-		put_u32(crc, crc_of(body, len));
+		le_put32(crc, crc_of(body, len));
 		ret = write_all(lf->io, fd, crc, sizeof(crc), (off_t)(HEADER_SIZE + len));
 	}
 	if (!ret && lf->io->fsync(fd) != 0)
@@ -740,7 +718,7 @@ static int deliver_journal(struct log_file *lf)
 	uint64_t position = lf->base;
 
 	while (off < lf->journal_good_end) {
-		uint32_t n = get_u32(buf + off);
+		uint32_t n = le_get32(buf + off);
 		int ret = lf->deliver(lf->arg, ++position, buf + off + RECORD_HEADER, n);
 
 		if (ret) {
@@ -768,7 +746,7 @@ static int file_follow(struct log *log, log_load_fn load, log_deliver_fn deliver
 	lf->arg = arg;
 	if (lf->snapshot_buf) {
 		ret = load(arg, lf->snapshot_position, lf->snapshot_buf + HEADER_SIZE,
-			   get_u64(lf->snapshot_buf + 24));
+			   le_get64(lf->snapshot_buf + 24));
 		if (ret) {
 			notice(lf, "%s/snapshot: does not load: %s", lf->dir, strerror(-ret));
 			goto out_unlock;
@@ -837,8 +815,8 @@ static int write_record(struct log_file *lf, const void *rec, size_t len)
 		frame = malloc(n);
 	if (!frame)
 		return -ENOMEM;
-	put_u32(frame, (uint32_t)len);
-	put_u32(frame + 4, crc_of(rec, len));
+	le_put32(frame, (uint32_t)len);
+	le_put32(frame + 4, crc_of(rec, len));
 	memcpy(frame + RECORD_HEADER, rec, len);
 	ret = write_all(lf->io, lf->journal_fd, frame, n, (off_t)lf->journal_size);
 	if (frame != small)
@@ -1183,7 +1161,7 @@ static int dump_journal(int dirfd, log_file_dump_fn fn, void *arg, FILE *out)
 			goto out_free;
 		/* Past the magic the records may still be readable; their
 		 * positions then rest on a base that may be wrong. */
-		h.base = get_u64(buf + 16);
+		h.base = le_get64(buf + 16);
 	}
 	walk = dump_records(buf, len, h.base, fn, arg, out);
 	if (!ret)

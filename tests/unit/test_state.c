@@ -554,6 +554,98 @@ static void test_queue_ids(void **state)
 	state_free(loaded);
 }
 
+/* A memory log whose appends fail with ENOSPC while full is set. */
+struct flaky_log {
+	struct log log;
+	struct log *inner;
+	bool full;
+};
+
+static struct log *inner_of(struct log *log)
+{
+	return ((struct flaky_log *)log)->inner;
+}
+
+static int flaky_follow(struct log *log, log_load_fn load, log_deliver_fn deliver, void *arg)
+{
+	return log_follow(inner_of(log), load, deliver, arg);
+}
+
+static int flaky_append(struct log *log, const void *rec, size_t len, uint64_t *position)
+{
+	if (((struct flaky_log *)log)->full)
+		return -ENOSPC;
+	return log_append(inner_of(log), rec, len, position);
+}
+
+static int flaky_sync(struct log *log, uint64_t position)
+{
+	return log_sync(inner_of(log), position);
+}
+
+static bool flaky_wants_compaction(struct log *log)
+{
+	return log_wants_compaction(inner_of(log));
+}
+
+static int flaky_compact(struct log *log, log_save_fn save, void *arg)
+{
+	return log_compact(inner_of(log), save, arg);
+}
+
+static int flaky_format_stats(struct log *log, char *buf, size_t size)
+{
+	return log_format_stats(inner_of(log), buf, size);
+}
+
+static void flaky_close(struct log *log)
+{
+	log_close(inner_of(log));
+	free(log);
+}
+
+static const struct log_ops flaky_ops = {
+	flaky_follow, flaky_append, flaky_sync, flaky_wants_compaction,
+	flaky_compact, flaky_format_stats, flaky_close,
+};
+
+static uint64_t held_in(struct state *st, uint64_t id)
+{
+	struct queue_stats qs;
+
+	assert_int_equal(state_queue_stats(st, id, NULL, &qs), 0);
+	return qs.held;
+}
+
+/* An acknowledgement the log could not take is proposed again with the
+ * next change: the item does not stay held, so a sealed queue still ends. */
+static void test_an_unjournaled_ack_is_settled_later(void **state)
+{
+	struct state *st = *state;
+	struct flaky_log *flaky = calloc(1, sizeof(*flaky));
+	char item[QUEUE_MAX_ITEM], msg[160];
+	uint64_t id, ticket;
+	size_t len;
+
+	assert_non_null(flaky);
+	flaky->log.ops = &flaky_ops;
+	flaky->inner = log_memory_copy(state_log(st));
+	assert_int_equal(state_attach_log(st, &flaky->log, msg, sizeof(msg)), 0);
+	assert_int_equal(state_queue_create(st, "q", 1, 0, &id), 0);
+	assert_int_equal(state_queue_push(st, id, "a\nb\n", 4, 0), 0);
+	assert_int_equal(state_queue_pop(st, id, 100, 0, item, &len, &ticket), 0);
+	flaky->full = true;
+	assert_int_equal(state_queue_ack(st, id, ticket), -ENOSPC);
+	assert_int_equal(held_in(st, id), 1);
+	flaky->full = false;
+	assert_int_equal(state_queue_seal(st, id, true, 0), 0);
+	assert_int_equal(state_queue_pop(st, id, 100, 0, item, &len, &ticket), 0);
+	assert_memory_equal(item, "b", 1);
+	assert_int_equal(state_queue_ack(st, id, ticket), 0);
+	assert_int_equal(held_in(st, id), 0);
+	assert_int_equal(state_queue_pop(st, id, 100, 0, item, &len, &ticket), 1);
+}
+
 /* ---- concurrency ------------------------------------------------------------ */
 
 enum { ADDERS = 4, ADDS = 1000, READERS = 2 };
@@ -669,6 +761,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stats_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replay_gives_the_same_state, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_queue_ids, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_an_unjournaled_ack_is_settled_later, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_adds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshots_are_consistent, setup, teardown),
 	};
