@@ -41,8 +41,9 @@ static void apply_value(fuse_req_t req, struct handle *h, struct isa_insn *insn,
 			const char *buf, size_t size)
 {
 	struct rwfs *fs = fs_of(req);
-	struct isa_error err = { 0 };
+	struct isa_error err;
 
+	err.errnum = 0; /* the message is written only with an error */
 	if (!ret)
 		ret = state_run(fs->st, insn, 1, client_pid(req), NULL, NULL, &err);
 	if (logging(fs)) {

@@ -67,63 +67,68 @@ const char *record_kind_name(enum record_kind kind)
 
 /* --- encoding ------------------------------------------------------------ */
 
-static void put_u32(struct text *out, uint32_t v)
+/* The bytes field f of r takes, or 0 when it is over its bound. */
+static size_t field_size(const struct record *r, char f)
 {
-	unsigned char b[4];
-
-	le_put32(b, v);
-	text_append(out, (const char *)b, sizeof(b));
-}
-
-static void put_u64(struct text *out, uint64_t v)
-{
-	unsigned char b[8];
-
-	le_put64(b, v);
-	text_append(out, (const char *)b, sizeof(b));
-}
-
-static void put_bytes(struct text *out, const struct record_bytes *b)
-{
-	put_u32(out, (uint32_t)b->len);
-	text_append(out, b->data, b->len);
-}
-
-static bool fields_fit(const struct record *r, const char *fields)
-{
-	for (const char *f = fields; *f; f++) {
-		if (*f == 'n' && r->name.len > RECORD_MAX_NAME)
-			return false;
-		if (*f == 'd' && r->data.len > RECORD_MAX_DATA)
-			return false;
+	switch (f) {
+	case 'n': return r->name.len <= RECORD_MAX_NAME ? 4 + r->name.len : 0;
+	case 'd': return r->data.len <= RECORD_MAX_DATA ? 4 + r->data.len : 0;
+	case 'h': return RECORD_HASH_BYTES;
+	default: return 8;
 	}
-	return true;
 }
 
+static unsigned char *put_bytes(unsigned char *p, const struct record_bytes *b)
+{
+	le_put32(p, (uint32_t)b->len);
+	if (b->len) /* an empty field may come as NULL */
+		memcpy(p + 4, b->data, b->len);
+	return p + 4 + b->len;
+}
+
+static unsigned char *put_field(unsigned char *p, const struct record *r, char f)
+{
+	switch (f) {
+	case 'n': return put_bytes(p, &r->name);
+	case 'd': return put_bytes(p, &r->data);
+	case 'h': memcpy(p, r->hash, RECORD_HASH_BYTES); return p + RECORD_HASH_BYTES;
+	case 'u': le_put64(p, r->u); break;
+	case 'v': le_put64(p, r->v); break;
+	case 'q': le_put64(p, r->queue); break;
+	case 'i': le_put64(p, (uint64_t)r->i); break;
+	default: le_put64(p, (uint64_t)r->j); break; /* 'j' */
+	}
+	return p + 8;
+}
+
+/* Sizes the record first, so that it is written in place with one growth
+ * of out: encoding is on every write's path. */
 int record_encode(const struct record *r, struct text *out)
 {
-	unsigned char head[2] = { RECORD_VERSION, (unsigned char)r->kind };
+	size_t size = RECORD_HEADER_BYTES, n;
+	unsigned char *p;
 
-	if (!kind_valid((int)r->kind) || !fields_fit(r, layout[r->kind]))
+	if (!kind_valid((int)r->kind))
 		return -EINVAL;
-	text_append(out, (const char *)head, sizeof(head));
-	put_u64(out, r->session);
-	put_u64(out, r->seq);
-	put_u64(out, (uint64_t)r->time_ns);
-	put_u32(out, r->pid);
 	for (const char *f = layout[r->kind]; *f; f++) {
-		switch (*f) {
-		case 'n': put_bytes(out, &r->name); break;
-		case 'd': put_bytes(out, &r->data); break;
-		case 'u': put_u64(out, r->u); break;
-		case 'v': put_u64(out, r->v); break;
-		case 'q': put_u64(out, r->queue); break;
-		case 'i': put_u64(out, (uint64_t)r->i); break;
-		case 'j': put_u64(out, (uint64_t)r->j); break;
-		case 'h': text_append(out, (const char *)r->hash, RECORD_HASH_BYTES); break;
-		}
+		n = field_size(r, *f);
+		if (!n)
+			return -EINVAL;
+		size += n;
 	}
-	return out->oom ? -ENOMEM : 0;
+	p = (unsigned char *)text_extend(out, size);
+	if (!p)
+		return -ENOMEM;
+	p[0] = RECORD_VERSION;
+	p[1] = (unsigned char)r->kind;
+	le_put64(p + 2, r->session);
+	le_put64(p + 10, r->seq);
+	le_put64(p + 18, (uint64_t)r->time_ns);
+	le_put32(p + 26, r->pid);
+	p += RECORD_HEADER_BYTES;
+	for (const char *f = layout[r->kind]; *f; f++)
+		p = put_field(p, r, *f);
+	return 0;
 }
 
 void record_set_seq(void *encoded, uint64_t seq)

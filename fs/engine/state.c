@@ -306,8 +306,7 @@ int state_submit(struct state *st, struct record *r, struct outcome *out)
 	char small[256];
 	struct text encoded = TEXT_ON_STACK(small);
 	struct changes changed = { .count = 0 };
-	struct outcome scratch = { .err = 0 };
-	struct pending p = { .out = out ? out : &scratch };
+	struct pending p = { .out = out };
 	uint64_t position;
 	int ret;
 

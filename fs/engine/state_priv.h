@@ -122,7 +122,7 @@ static inline void state_bump(uint64_t *counter)
 
 /* Proposes r (kind and fields set; the session, sequence and time are
  * filled in here) and waits until it is applied and as durable as the log
- * promises.  out (may be NULL) receives the outcome.  Returns 0 when the
+ * promises.  out (never NULL) receives the outcome.  Returns 0 when the
  * record was applied (look at out->err for a refusal), or the log's
  * -errno (-ENOSPC, -EIO...: not applied), -EINVAL (r out of bounds) or
  * -ENOMEM.  Call with no lock held. */

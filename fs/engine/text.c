@@ -32,12 +32,22 @@ static bool reserve(struct text *t, size_t n)
 
 void text_append(struct text *t, const char *bytes, size_t len)
 {
+	char *at = text_extend(t, len);
+
+	if (at && len) /* an empty field may come as NULL */
+		memcpy(at, bytes, len);
+}
+
+char *text_extend(struct text *t, size_t len)
+{
+	char *at;
+
 	if (!reserve(t, len))
-		return;
-	if (len) /* an empty field may come as NULL */
-		memcpy(t->buf + t->len, bytes, len);
+		return NULL;
+	at = t->buf + t->len;
 	t->len += len;
 	t->buf[t->len] = '\0';
+	return at;
 }
 
 void text_printf(struct text *t, const char *fmt, ...)

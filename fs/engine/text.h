@@ -26,6 +26,10 @@ struct text {
 /* Appends len bytes (any bytes). */
 void text_append(struct text *t, const char *bytes, size_t len);
 
+/* Appends len bytes for the caller to fill in, and returns where they
+ * start; NULL (and oom set) when out of memory. */
+char *text_extend(struct text *t, size_t len);
+
 /* Appends formatted text. */
 void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
