@@ -245,10 +245,8 @@ static int configure(const struct options *opts, struct state *st)
 {
 	char msg[512] = "";
 
-	if (state_set_queue_capacity(st, opts->queue_capacity) != 0) {
-		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
-		return -1;
-	}
+	if (state_set_queue_capacity(st, opts->queue_capacity) != 0)
+		return -1; /* checked with the other options */
 	if (state_shop_users(st, opts->users, msg, sizeof(msg)) != 0) {
 		fprintf(stderr, "rwfs: %s\n", msg);
 		return -1;
@@ -444,7 +442,7 @@ int main(int argc, char *argv[])
 	}
 	if (opts.sync && parse_sync(opts.sync, &sync) != 0)
 		goto out;
-	if (opts.queue_capacity == 0 || opts.queue_capacity > QUEUES_MAX_CAPACITY) {
+	if (!queues_capacity_valid(opts.queue_capacity)) {
 		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
 		goto out;
 	}

@@ -36,7 +36,7 @@ struct queues *queues_new(size_t default_capacity)
 {
 	struct queues *qs;
 
-	if (default_capacity == 0 || default_capacity > QUEUES_MAX_CAPACITY)
+	if (!queues_capacity_valid(default_capacity))
 		return NULL;
 	qs = calloc(1, sizeof(*qs));
 	if (!qs)
@@ -137,7 +137,7 @@ int queues_check_create(const struct queues *qs, const char *name, size_t len)
 	return 0;
 }
 
-static bool capacity_valid(uint64_t capacity)
+bool queues_capacity_valid(uint64_t capacity)
 {
 	return capacity >= 1 && capacity <= QUEUES_MAX_CAPACITY;
 }
@@ -164,7 +164,7 @@ int queues_apply_create(struct queues *qs, uint64_t id, const char *name, size_t
 	struct queue *q;
 	int ret;
 
-	if (!capacity_valid(capacity) || id <= qs->newest)
+	if (!queues_capacity_valid(capacity) || id <= qs->newest)
 		return -EINVAL;
 	ret = queues_check_create(qs, name, len);
 	if (ret)
@@ -247,7 +247,7 @@ int queues_apply_capacity(struct queues *qs, uint64_t id, const char *name, size
 
 	if (!q)
 		return -ENOENT;
-	if (!capacity_valid(capacity))
+	if (!queues_capacity_valid(capacity))
 		return -EINVAL;
 	queue_set_capacity(q, (size_t)capacity);
 	return 0;

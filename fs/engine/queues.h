@@ -46,6 +46,9 @@ void queues_free(struct queues *qs);
 
 size_t queues_default_capacity(const struct queues *qs);
 
+/* True for a capacity a queue may have: 1..QUEUES_MAX_CAPACITY. */
+bool queues_capacity_valid(uint64_t capacity);
+
 /* The queue called name (len bytes), or NULL. */
 struct queue *queues_by_name(const struct queues *qs, const char *name, size_t len);
 

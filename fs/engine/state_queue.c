@@ -20,7 +20,7 @@
 
 int state_set_queue_capacity(struct state *st, size_t capacity)
 {
-	if (capacity == 0 || capacity > QUEUES_MAX_CAPACITY)
+	if (!queues_capacity_valid(capacity))
 		return -EINVAL;
 	st->queue_capacity = capacity;
 	return 0;
@@ -263,7 +263,7 @@ int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity, uin
 {
 	struct record r = { .kind = RECORD_QUEUE_CAPACITY, .pid = pid, .u = capacity };
 
-	if (capacity == 0 || capacity > QUEUES_MAX_CAPACITY)
+	if (!queues_capacity_valid(capacity))
 		return -EINVAL;
 	return change(st, id, &r);
 }

@@ -8,16 +8,17 @@
  * deliver.  The log never looks inside a record: to it a record is bytes.
  *
  * Implementations: file.c (a journal and a snapshot in a state directory,
- * one host); etcd.c (several hosts) comes later and changes nothing above
- * this interface.
+ * one host) and memory.c (nothing kept).  Nothing here assumes one host:
+ * deliver may run in a thread of the log's own, and positions need only
+ * grow, so a replicated log fits under the same interface.
  *
  * A snapshot is an opaque blob from the engine (the whole state as of a
  * position); the log keeps the latest one and replays it first.
  *
  * Locking: the log serialises its own appends; deliver is called from
  * inside log_append (file.c: in the appending thread, before it returns)
- * or from a thread of the log's own (etcd.c), one record at a time, never
- * two at once.  deliver must not call back into the log.
+ * or from a thread of the log's own (a replicated log), one record at a
+ * time, never two at once.  deliver must not call back into the log.
  */
 #ifndef RWFS_LOG_H
 #define RWFS_LOG_H
