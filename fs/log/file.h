@@ -12,10 +12,11 @@
  * header's crc covers the bytes before it.  CRCs are zlib's crc32.
  *
  * A running journal is grown ahead of its records (fallocate), so its tail
- * is zero bytes, which a clean close cuts; after a crash the first zero
- * where a record's length would be is the end.  Each record is copied
- * header first, so a crash in mid-copy leaves a record whose CRC fails
- * followed by zeros: the torn tail, as one at the very end of the file.
+ * is zero bytes, which a clean close cuts; after a crash, zeros from the
+ * end of a record to the end of the file are the end.  Each record is
+ * copied header first, so a crash in mid-copy leaves a record whose CRC
+ * fails followed by zeros: the torn tail, as one at the very end of the
+ * file.
  *
  * Compaction writes snapshot.tmp (fsync, rename over snapshot, fsync of the
  * directory) and then a journal whose base is the snapshot's position the
