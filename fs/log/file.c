@@ -8,7 +8,17 @@
  *
  * Lock order: append_lock, then sync_lock.  log_file_open reads and checks
  * both files and keeps them in memory until log_follow delivers them.
+ *
+ * Appends are copies into a shared mapping of the journal, not write()s:
+ * the mapping's pages are the page cache, so a record copied there
+ * survives a kill -9 of the daemon as a written one does, and fdatasync of
+ * the journal writes them back.  A write() costs the kernel far more per
+ * record than the copy.  The file is grown ahead of the records with
+ * fallocate, so the tail past the last record is zeros; a clean close cuts
+ * it.  On a filesystem that cannot preallocate or map, appends are
+ * pwrite()s as before.
  */
+#define _GNU_SOURCE /* fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -16,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,6 +42,13 @@
 #define FORMAT_VERSION 1
 #define JOURNAL_MAGIC "rwfsjnl2"
 #define SNAPSHOT_MAGIC "rwfssnp2"
+/* The journal grows by its own size, from 1 MiB up to steps of 16 MiB
+ * (and never by more than the size that asks for a compaction): rarely
+ * enough that growing costs nothing per record, with a zero tail small
+ * beside the journal.  Sizes are whole pages. */
+#define GROW_MIN (1u << 20)
+#define GROW_MAX (16u << 20)
+#define GROW_ALIGN 4096u
 
 /* openat is variadic; the table wants a fixed signature. */
 static int libc_openat(int dirfd, const char *path, int flags, mode_t mode)
@@ -41,6 +59,8 @@ static int libc_openat(int dirfd, const char *path, int flags, mode_t mode)
 const struct log_file_io log_file_io_libc = {
 	.openat = libc_openat,
 	.pwrite = pwrite,
+	.fallocate = fallocate,
+	.mmap = mmap,
 	.fdatasync = fdatasync,
 	.fsync = fsync,
 	.ftruncate = ftruncate,
@@ -74,6 +94,13 @@ struct log_file {
 				       * to append to, make one of base = position first */
 	bool tail_dirty;              /* under append_lock: a failed write's bytes may
 				       * be past journal_size, cut them first */
+	bool pwrite_only;             /* under append_lock: the filesystem cannot
+				       * preallocate or map the journal */
+	uint64_t file_size;           /* under append_lock: the journal file's size,
+				       * journal_size and the zero tail grown ahead */
+	unsigned char *map;           /* under append_lock: the journal's first
+				       * map_size bytes, shared; NULL: not mapped */
+	size_t map_size;
 	bool compacting;              /* written under append_lock, read atomically */
 	uint64_t compact_at;          /* written under append_lock, read atomically:
 				       * the journal size that asks for a compaction */
@@ -263,33 +290,55 @@ static int journal_header_check(const unsigned char *buf, size_t len, struct hea
 
 enum frame {
 	FRAME_GOOD,
-	FRAME_TORN,       /* what a crash in mid-write leaves at the end of the file */
+	FRAME_TORN,       /* what a crash in mid-write leaves at the end of the records */
 	FRAME_BAD_CRC,    /* its length holds, so the records after it can be found */
 	FRAME_BAD_LENGTH, /* nothing after it can be found */
 };
 
-/* Classifies the record at off of a journal of len bytes: *n is its
- * length, *why what is wrong with it. */
-static enum frame frame_at(const unsigned char *buf, size_t len, size_t off, uint32_t *n,
-			   const char **why)
+/* A journal's bytes: len in all, data_end the end of what is not the zero
+ * tail (the offset after its last nonzero byte).  From data_end on there
+ * are no records: the file was grown ahead of them (or a crash came before
+ * the next one was copied).  A record's own last bytes may be zero, so a
+ * good record can end past data_end. */
+struct bytes {
+	const unsigned char *buf;
+	size_t len;
+	size_t data_end;
+};
+
+static struct bytes bytes_of(const unsigned char *buf, size_t len)
 {
+	size_t end = len;
+
+	while (end > 0 && buf[end - 1] == 0)
+		end--;
+	return (struct bytes){ .buf = buf, .len = len, .data_end = end };
+}
+
+/* Classifies the record at off, which is below b->data_end: *n is its
+ * length, *why what is wrong with it.  A bad record with nothing but zeros
+ * after it is the torn tail; with other bytes after it, damage. */
+static enum frame frame_at(const struct bytes *b, size_t off, uint32_t *n, const char **why)
+{
+	const unsigned char *buf = b->buf;
+
 	*n = 0;
-	if (len - off < RECORD_HEADER) {
+	if (b->len - off < RECORD_HEADER) {
 		*why = "incomplete record header";
 		return FRAME_TORN;
 	}
 	*n = le_get32(buf + off);
 	if (*n == 0 || *n > LOG_MAX_RECORD) {
 		*why = *n ? "record length out of range" : "record length 0";
-		return off + RECORD_HEADER == len ? FRAME_TORN : FRAME_BAD_LENGTH;
+		return off + RECORD_HEADER >= b->data_end ? FRAME_TORN : FRAME_BAD_LENGTH;
 	}
-	if (*n > len - off - RECORD_HEADER) {
+	if (*n > b->len - off - RECORD_HEADER) {
 		*why = "incomplete record";
 		return FRAME_TORN;
 	}
 	if (le_get32(buf + off + 4) != crc_of(buf + off + RECORD_HEADER, *n)) {
 		*why = "CRC mismatch";
-		return off + RECORD_HEADER + *n == len ? FRAME_TORN : FRAME_BAD_CRC;
+		return off + RECORD_HEADER + *n >= b->data_end ? FRAME_TORN : FRAME_BAD_CRC;
 	}
 	return FRAME_GOOD;
 }
@@ -297,19 +346,21 @@ static enum frame frame_at(const unsigned char *buf, size_t len, size_t off, uin
 /* Where the records of a journal stand. */
 struct scan {
 	size_t good_end;     /* end of the last good record */
+	size_t data_end;     /* end of the bytes before the zero tail */
 	uint64_t records;    /* good records */
-	enum frame end;      /* FRAME_GOOD: every byte is good records */
+	enum frame end;      /* FRAME_GOOD: good records, then at most zeros */
 	const char *why;     /* what is wrong with the record at good_end */
 };
 
 static void scan_journal(const unsigned char *buf, size_t len, struct scan *sc)
 {
+	struct bytes b = bytes_of(buf, len);
 	size_t off = HEADER_SIZE;
 	uint32_t n = 0;
 
-	*sc = (struct scan){ .good_end = off, .end = FRAME_GOOD };
-	while (off < len) {
-		sc->end = frame_at(buf, len, off, &n, &sc->why);
+	*sc = (struct scan){ .good_end = off, .data_end = b.data_end, .end = FRAME_GOOD };
+	while (off < b.data_end) {
+		sc->end = frame_at(&b, off, &n, &sc->why);
 		if (sc->end != FRAME_GOOD)
 			return;
 		off += RECORD_HEADER + n;
@@ -381,6 +432,88 @@ static int write_file_atomically(struct log_file *lf, const char *name,
 	return ret;
 }
 
+/* --- the mapped journal ------------------------------------------------ */
+
+static void unmap_journal(struct log_file *lf)
+{
+	if (lf->map)
+		munmap(lf->map, lf->map_size);
+	lf->map = NULL;
+	lf->map_size = 0;
+}
+
+/* Cuts the zero tail grown ahead of the records, so that a journal closed
+ * cleanly ends at its last record.  Unmaps first: the mapping must not
+ * reach past the end of the file.  0 or -errno. */
+static int cut_zero_tail(struct log_file *lf)
+{
+	unmap_journal(lf);
+	if (lf->file_size > lf->journal_size) {
+		if (lf->io->ftruncate(lf->journal_fd, (off_t)lf->journal_size) != 0)
+			return -errno;
+		lf->file_size = lf->journal_size;
+	}
+	return 0;
+}
+
+static uint64_t round_up(uint64_t n)
+{
+	return (n + GROW_ALIGN - 1) / GROW_ALIGN * GROW_ALIGN;
+}
+
+/* Extends the journal file to size with blocks really allocated (mode 0,
+ * not a hole): a copy into a mapped hole on a full disk would be a
+ * SIGBUS, not an error.  0 or -errno, the file as it was. */
+static int reserve(struct log_file *lf, uint64_t size)
+{
+	int err;
+
+	if (lf->io->fallocate(lf->journal_fd, 0, (off_t)lf->file_size,
+			      (off_t)(size - lf->file_size)) == 0) {
+		lf->file_size = size;
+		return 0;
+	}
+	err = errno;
+	/* A fallocate that fails may have kept what it allocated first (ext4
+	 * does): give it back to the full disk.  Should that fail too, the
+	 * zeros read as the tail and the next growth covers them. */
+	if (lf->io->ftruncate(lf->journal_fd, (off_t)lf->file_size) != 0)
+		notice(lf, "%s/journal: cannot cut a failed growth: %s", lf->dir, strerror(errno));
+	return -err;
+}
+
+/* Maps the journal far enough for a record ending at need, growing the
+ * file first if it is too short.  Needs append_lock.  0 or -errno (from
+ * fallocate: -ENOSPC, -EDQUOT, -EIO, -EOPNOTSUPP; from mmap); on failure
+ * the records and the old mapping are as they were (after a failed mmap
+ * the file keeps what it grew, zeros that read as the tail). */
+static int grow_journal(struct log_file *lf, uint64_t need)
+{
+	uint64_t size = lf->file_size;
+	uint64_t step = size < GROW_MIN ? GROW_MIN : size > GROW_MAX ? GROW_MAX : size;
+	void *map;
+	int ret;
+
+	if (step > lf->compact_bytes)
+		step = lf->compact_bytes;
+	if (need > size) {
+		ret = reserve(lf, round_up(need > size + step ? need : size + step));
+		/* Near a full disk, room for this one record is enough. */
+		if (ret == -ENOSPC || ret == -EDQUOT)
+			ret = reserve(lf, round_up(need));
+		if (ret)
+			return ret;
+	}
+	map = lf->io->mmap(NULL, lf->file_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			   lf->journal_fd, 0);
+	if (map == MAP_FAILED)
+		return -errno;
+	unmap_journal(lf);
+	lf->map = map;
+	lf->map_size = lf->file_size;
+	return 0;
+}
+
 /* Swaps the journal being synced, once no fdatasync runs on the old one. */
 static void swap_journal_fd(struct log_file *lf, int fd)
 {
@@ -404,11 +537,16 @@ static int make_journal(struct log_file *lf)
 	ret = write_file_atomically(lf, "journal", header, NULL, 0, false);
 	if (ret)
 		return ret;
-	fd = lf->io->openat(lf->dirfd, "journal", O_WRONLY | O_CLOEXEC, 0);
+	fd = lf->io->openat(lf->dirfd, "journal", O_RDWR | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* The old journal's zero tail goes with it: the rename has replaced
+	 * it, and a crash before the rename left a journal the snapshot
+	 * includes, whose zeros read as its end. */
+	unmap_journal(lf);
 	swap_journal_fd(lf, fd);
 	lf->base = lf->position;
+	lf->file_size = HEADER_SIZE;
 	__atomic_store_n(&lf->journal_size, HEADER_SIZE, __ATOMIC_RELAXED);
 	__atomic_store_n(&lf->journal_pending, false, __ATOMIC_RELAXED);
 	lf->tail_dirty = false;
@@ -494,14 +632,15 @@ static int keep_damaged_copy(struct log_file *lf, const unsigned char *buf, size
  * the notice of recovery. */
 static size_t count_after(const unsigned char *buf, size_t len, size_t off)
 {
+	struct bytes b = bytes_of(buf, len);
 	const char *why;
 	uint32_t n = 0;
 	size_t count = 0;
 
-	if (frame_at(buf, len, off, &n, &why) != FRAME_BAD_CRC)
+	if (frame_at(&b, off, &n, &why) != FRAME_BAD_CRC)
 		return 0;
-	for (off += RECORD_HEADER + n; off < len; off += RECORD_HEADER + n) {
-		enum frame f = frame_at(buf, len, off, &n, &why);
+	for (off += RECORD_HEADER + n; off < b.data_end; off += RECORD_HEADER + n) {
+		enum frame f = frame_at(&b, off, &n, &why);
 
 		if (f != FRAME_GOOD && f != FRAME_BAD_CRC)
 			break;
@@ -510,10 +649,12 @@ static size_t count_after(const unsigned char *buf, size_t len, size_t off)
 	return count;
 }
 
-/* Opens the journal for appending at good_end, cutting what follows. */
+/* Opens the journal for appending at good_end, cutting what follows: a
+ * torn record, damage kept aside, or the zero tail a crash left (the
+ * journal grows again at the next append). */
 static int open_journal_at(struct log_file *lf, size_t good_end, size_t len)
 {
-	int fd = lf->io->openat(lf->dirfd, "journal", O_WRONLY | O_CLOEXEC, 0);
+	int fd = lf->io->openat(lf->dirfd, "journal", O_RDWR | O_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
@@ -521,7 +662,7 @@ static int open_journal_at(struct log_file *lf, size_t good_end, size_t len)
 	if (good_end < len && (lf->io->ftruncate(fd, (off_t)good_end) != 0 ||
 			       lf->io->fsync(fd) != 0))
 		return -errno;
-	lf->journal_size = good_end;
+	lf->journal_size = lf->file_size = good_end;
 	return 0;
 }
 
@@ -538,7 +679,7 @@ static int recover_journal(struct log_file *lf, const unsigned char *buf, size_t
 	notice(lf, "%s/journal: damaged record at offset %zu (%s); kept a copy in %s/%s, "
 	       "dropped it and %zu record%s after it (%zu bytes), kept %llu good records",
 	       lf->dir, sc->good_end, sc->why, lf->dir, copy, after, after == 1 ? "" : "s",
-	       len - sc->good_end, (unsigned long long)sc->records);
+	       sc->data_end - sc->good_end, (unsigned long long)sc->records);
 	return open_journal_at(lf, sc->good_end, len);
 }
 
@@ -805,7 +946,7 @@ static int prepare_journal(struct log_file *lf)
 /* Writes one framed record at the end of the journal in one write, so a
  * crash leaves it whole or torn, never mixed with another.  Needs
  * append_lock.  On failure the journal is cut back to its previous size. */
-static int write_record(struct log_file *lf, const void *rec, size_t len)
+static int pwrite_record(struct log_file *lf, const void *rec, size_t len)
 {
 	unsigned char small[512], *frame = small;
 	size_t n = RECORD_HEADER + len;
@@ -826,6 +967,54 @@ static int write_record(struct log_file *lf, const void *rec, size_t len)
 	if (!ret)
 		__atomic_store_n(&lf->journal_size, lf->journal_size + n, __ATOMIC_RELAXED);
 	return ret;
+}
+
+/* Copies one framed record to at, in the zeros past the last record: the
+ * header first, the payload after it.  A kill -9 stops this thread between
+ * two stores, and what it stored before is in the page cache in program
+ * order (nothing else reads the mapping meanwhile), so a compiler barrier
+ * is all the ordering needed.  Header first, a stopped copy leaves a header
+ * whose CRC fails (or is still zero) and then only zeros: the torn tail.
+ * The other way round it could leave payload bytes after a header still
+ * zero, which is damage (nonzero bytes after a length 0). */
+static void copy_record(unsigned char *at, const void *rec, size_t len)
+{
+	le_put32(at, (uint32_t)len);
+	le_put32(at + 4, crc_of(rec, len));
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	memcpy(at + RECORD_HEADER, rec, len);
+}
+
+/* Whether err says the filesystem cannot preallocate or map a file. */
+static bool cannot_map(int err)
+{
+	return err == -EOPNOTSUPP || err == -ENOSYS || err == -ENODEV;
+}
+
+/* Appends one framed record: copied into the mapping, grown first when it
+ * does not reach; written with pwrite where the filesystem cannot do that.
+ * Needs append_lock.  0 or -errno, with the journal as it was. */
+static int write_record(struct log_file *lf, const void *rec, size_t len)
+{
+	uint64_t end = lf->journal_size + RECORD_HEADER + len;
+	int ret;
+
+	if (!lf->pwrite_only && end > lf->map_size) {
+		ret = grow_journal(lf, end);
+		if (cannot_map(ret)) {
+			notice(lf, "%s/journal: cannot preallocate and map it (%s); appending "
+			       "with write()", lf->dir, strerror(-ret));
+			unmap_journal(lf);
+			lf->pwrite_only = true;
+		} else if (ret) {
+			return ret;
+		}
+	}
+	if (lf->pwrite_only)
+		return pwrite_record(lf, rec, len);
+	copy_record(lf->map + lf->journal_size, rec, len);
+	__atomic_store_n(&lf->journal_size, end, __ATOMIC_RELAXED);
+	return 0;
 }
 
 static int file_append(struct log *log, const void *rec, size_t len, uint64_t *position)
@@ -1056,6 +1245,12 @@ static void file_close(struct log *log)
 		pthread_join(lf->syncer, NULL);
 	}
 	if (lf->journal_fd >= 0) {
+		int err = cut_zero_tail(lf);
+
+		/* Left uncut, the zeros only read as the end at the next start. */
+		if (err)
+			notice(lf, "%s/journal: cannot cut its zero tail: %s", lf->dir,
+			       strerror(-err));
 		if (lf->followed && lf->io->fdatasync(lf->journal_fd) != 0)
 			notice(lf, "%s/journal: fdatasync failed: %s", lf->dir, strerror(errno));
 		close(lf->journal_fd);
@@ -1113,13 +1308,14 @@ static int dump_snapshot(int dirfd, log_file_dump_fn fn, void *arg, FILE *out)
 static int dump_records(const unsigned char *buf, size_t len, uint64_t position,
 			log_file_dump_fn fn, void *arg, FILE *out)
 {
+	struct bytes b = bytes_of(buf, len);
 	size_t off = HEADER_SIZE;
 	int ret = 0;
 
-	while (off < len) {
+	while (off < b.data_end) {
 		const char *why;
 		uint32_t n = 0;
-		enum frame f = frame_at(buf, len, off, &n, &why);
+		enum frame f = frame_at(&b, off, &n, &why);
 
 		position++;
 		if (f == FRAME_GOOD) {

@@ -1,7 +1,7 @@
 /* file.h - the log as files in one state directory: an append-only journal
  * of records and the latest snapshot.  See log.h for what a log promises.
  *
- *   journal  = header record*
+ *   journal  = header record* zero*
  *   snapshot = header blob
  *   header   = magic[8] version:u32le flags:u32le base:u64le extra:u64le crc:u32le
  *   record   = length:u32le crc32:u32le bytes[length]
@@ -10,6 +10,13 @@
  * extra = 0.  snapshot: magic "rwfssnp2", base = the position it includes,
  * extra = the blob's length; the blob follows, then its crc32:u32le.  The
  * header's crc covers the bytes before it.  CRCs are zlib's crc32.
+ *
+ * A running journal is grown ahead of its records (fallocate), so its tail
+ * is zero bytes, which a clean close cuts; after a crash, zeros from the
+ * end of a record to the end of the file are the end.  Each record is
+ * copied header first, so a crash in mid-copy leaves a record whose CRC
+ * fails followed by zeros: the torn tail, as one at the very end of the
+ * file.
  *
  * Compaction writes snapshot.tmp (fsync, rename over snapshot, fsync of the
  * directory) and then a journal whose base is the snapshot's position the
@@ -44,10 +51,14 @@ enum log_file_sync {
 };
 
 /* The system calls the file log makes; tests replace them.  Same contracts
- * as the libc functions (return -1 and set errno on failure). */
+ * as the libc functions (return -1 and set errno on failure; mmap returns
+ * MAP_FAILED).  A fallocate failing with EOPNOTSUPP (or ENOSYS), or an
+ * mmap with ENODEV, makes the log append with pwrite from then on. */
 struct log_file_io {
 	int (*openat)(int dirfd, const char *path, int flags, mode_t mode);
 	ssize_t (*pwrite)(int fd, const void *buf, size_t n, off_t off);
+	int (*fallocate)(int fd, int mode, off_t off, off_t len);
+	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 	int (*fdatasync)(int fd);
 	int (*fsync)(int fd);
 	int (*ftruncate)(int fd, off_t len);
@@ -69,11 +80,13 @@ struct log_file_options {
 
 /* Opens the state directory: takes its lock file (a second daemon on the
  * same directory gets -EBUSY) and reads and checks the snapshot and the
- * journal (log_follow delivers them).  A torn final record (incomplete,
- * or a bad CRC on the very last one: a crash in mid-write) is dropped with
- * a notice.  Anything else wrong (a damaged header field, a length no
- * record can have, a damaged record with more after it, a snapshot and a
- * journal that no crash can leave) fails with -EBADMSG and nothing is
+ * journal (log_follow delivers them).  Zero bytes after the last record
+ * are the end of the journal, cut with no notice.  A torn final record
+ * (incomplete, or a bad CRC on the last one, with only zeros after it: a
+ * crash in mid-write) is dropped with a notice.  Anything else wrong (a
+ * damaged header field, a length no record can have, a damaged record or
+ * a length 0 with other bytes after it, a snapshot and a journal that no
+ * crash can leave) fails with -EBADMSG and nothing is
  * written; with opts->recover a damaged journal is copied aside
  * (journal.damaged-DATE) and cut at the last good record.  msg receives a
  * one-line reason naming the path and the offset.  Returns 0 and *out, or
@@ -85,7 +98,8 @@ int log_file_open(const struct log_file_options *opts, struct log **out, char *m
  * log_file_open because a daemon forks between the two.  0 or -errno. */
 int log_file_start(struct log *log);
 
-/* The journal's size in bytes, header included. */
+/* The journal's size in bytes, header included, to the end of its last
+ * record (not the zero tail grown ahead). */
 uint64_t log_file_journal_bytes(struct log *log);
 
 /* Calls fn for the snapshot (as one item, rec = the blob, is_snapshot set)

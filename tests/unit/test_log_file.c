@@ -1,7 +1,8 @@
 /* test_log_file.c - the file log: framing, positions, follow, torn and
- * damaged files, recovery, compaction, group commit, the sync policy, the
- * lock file, the dump and injected failures of the system calls. */
-#define _GNU_SOURCE /* nftw, in scratch.h */
+ * damaged files, the zero tail, recovery, compaction, group commit, the
+ * sync policy, the lock file, the dump, a kill -9, the write() fallback and
+ * injected failures of the system calls. */
+#define _GNU_SOURCE /* nftw, in scratch.h; fallocate */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,8 +11,11 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -67,13 +71,31 @@ static long file_size(struct fixture *f, const char *name)
 /* The whole file, malloc'd; *len its size. */
 static unsigned char *slurp(struct fixture *f, const char *name, size_t *len)
 {
+	long size = file_size(f, name);
 	FILE *fp = fopen(path_in(f, name), "rb");
-	unsigned char *buf = malloc(1 << 16);
+	unsigned char *buf;
 
 	assert_non_null(fp);
-	*len = fread(buf, 1, 1 << 16, fp);
+	assert_true(size >= 0);
+	buf = malloc((size_t)size + 1);
+	*len = fread(buf, 1, (size_t)size + 1, fp);
+	assert_int_equal(*len, size);
 	fclose(fp);
 	return buf;
+}
+
+/* Adds len bytes (zeros when bytes is NULL) at the end of a file. */
+static void append_to(struct fixture *f, const char *name, const void *bytes, size_t len)
+{
+	long size = file_size(f, name);
+	int fd = open(path_in(f, name), O_WRONLY);
+
+	assert_true(fd >= 0 && size >= 0);
+	if (bytes)
+		assert_int_equal(pwrite(fd, bytes, len, size), (ssize_t)len);
+	else
+		assert_int_equal(ftruncate(fd, size + (off_t)len), 0);
+	close(fd);
 }
 
 static void assert_file_is(struct fixture *f, const char *name, const unsigned char *want,
@@ -84,6 +106,20 @@ static void assert_file_is(struct fixture *f, const char *name, const unsigned c
 
 	assert_int_equal(got_len, len);
 	assert_memory_equal(got, want, len);
+	free(got);
+}
+
+/* The file is want and then nothing but zeros. */
+static void assert_file_starts_with(struct fixture *f, const char *name,
+				    const unsigned char *want, size_t len)
+{
+	size_t got_len;
+	unsigned char *got = slurp(f, name, &got_len);
+
+	assert_true(got_len >= len);
+	assert_memory_equal(got, want, len);
+	for (size_t i = len; i < got_len; i++)
+		assert_int_equal(got[i], 0);
 	free(got);
 }
 
@@ -234,11 +270,17 @@ static int journal_tmp_fd = -1;
 static int fail_ftruncate;
 static int fail_fdatasync;
 static int fail_openat_errno;
+static int fail_fallocate_errno;  /* errno for every fallocate; 0: none */
+static off_t disk_room;           /* no file grows past this with fallocate; 0: no limit */
+static int fail_mmap_errno;
 static int slow_fdatasync_us;
 static int fdatasyncs;
+static int pwrites;
+static int fallocates;
 
 static ssize_t fake_pwrite(int fd, const void *buf, size_t n, off_t off)
 {
+	pwrites++;
 	if (fail_journal_tmp && fd == journal_tmp_fd) {
 		errno = fail_journal_tmp;
 		return -1;
@@ -254,6 +296,32 @@ static ssize_t fake_pwrite(int fd, const void *buf, size_t n, off_t off)
 		return -1;
 	}
 	return pwrite(fd, buf, n, off);
+}
+
+static int fake_fallocate(int fd, int mode, off_t off, off_t len)
+{
+	fallocates++;
+	if (fail_fallocate_errno) {
+		errno = fail_fallocate_errno;
+		return -1;
+	}
+	/* Like ext4, a failed fallocate keeps what it allocated first. */
+	if (disk_room && off + len > disk_room) {
+		if (off < disk_room)
+			fallocate(fd, mode, off, disk_room - off);
+		errno = ENOSPC;
+		return -1;
+	}
+	return fallocate(fd, mode, off, len);
+}
+
+static void *fake_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	if (fail_mmap_errno) {
+		errno = fail_mmap_errno;
+		return MAP_FAILED;
+	}
+	return mmap(addr, len, prot, flags, fd, off);
 }
 
 static int fake_fdatasync(int fd)
@@ -298,6 +366,8 @@ static int fake_ftruncate(int fd, off_t len)
 static const struct log_file_io fake_io = {
 	.openat = fake_openat,
 	.pwrite = fake_pwrite,
+	.fallocate = fake_fallocate,
+	.mmap = fake_mmap,
 	.fdatasync = fake_fdatasync,
 	.fsync = fsync,
 	.ftruncate = fake_ftruncate,
@@ -313,6 +383,11 @@ static void reset_fakes(void)
 	fail_ftruncate = 0;
 	fail_fdatasync = 0;
 	fail_openat_errno = 0;
+	fail_fallocate_errno = 0;
+	disk_room = 0;
+	fail_mmap_errno = 0;
+	pwrites = 0;
+	fallocates = 0;
 	slow_fdatasync_us = 0;
 	__atomic_store_n(&fdatasyncs, 0, __ATOMIC_SEQ_CST);
 }
@@ -565,6 +640,221 @@ static void test_impossible_length_in_middle_is_refused(void **state)
 		assert_file_is(f, "journal", before, len);
 		free(before);
 	}
+}
+
+/* --- the zero tail ------------------------------------------------------------ */
+
+/* A running journal is grown ahead of its records; a clean close cuts the
+ * zeros, a crash leaves them. */
+static void test_zero_tail_is_cut_at_close(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_ALWAYS);
+	struct seen s;
+	struct log *log = open_ok(&o, &s);
+
+	append_ok(log, "SET A 1\n");
+	assert_int_equal(log_file_journal_bytes(log), 52);
+	assert_true(file_size(f, "journal") >= 1 << 20);
+	assert_int_equal(peek(f, "journal", 52), 0);
+	assert_int_equal(peek(f, "journal", file_size(f, "journal") - 1), 0);
+	log_close(log);
+	assert_int_equal(file_size(f, "journal"), 52);
+}
+
+static void test_zero_tail_is_the_end(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	char notices[512] = "";
+	struct seen s;
+	struct log *log = open_ok(&o, &s);
+
+	log_close(log);
+	/* No record yet, only zeros after the header. */
+	append_to(f, "journal", NULL, 4096);
+	log = open_ok(&o, &s);
+	assert_int_equal(s.delivered, 0);
+	assert_int_equal(file_size(f, "journal"), 36);
+	append_ok(log, "SET A 1\n");
+	/* A record whose own last bytes are zero is still whole. */
+	assert_int_equal(log_append(log, "B\0\0", 3, &(uint64_t){ 0 }), 0);
+	log_close(log);
+	append_to(f, "journal", NULL, 3 * 4096 + 5);
+
+	o.notices = fmemopen(notices, sizeof(notices), "w");
+	log = open_ok(&o, &s);
+	fclose(o.notices);
+	o.notices = NULL;
+	assert_int_equal(s.delivered, 2);
+	assert_string_equal(s.text, "SET A 1\n|B|");
+	assert_string_equal(notices, "");
+	/* Cut at open; appends go on after the last record. */
+	assert_int_equal(file_size(f, "journal"), 52 + 11);
+	assert_int_equal(append_ok(log, "SET C 3\n"), 3);
+	log_close(log);
+	log = open_ok(&o, &s);
+	assert_int_equal(s.delivered, 3);
+	log_close(log);
+}
+
+/* What a kill -9 in mid-copy can leave: the header copied first, then some
+ * of the payload, then the zeros. */
+static void test_torn_record_then_zeros_is_torn(void **state)
+{
+	static const struct {
+		size_t header;   /* bytes of the record's header copied */
+		size_t payload;  /* bytes of its payload copied */
+		const char *why;
+	} cases[] = {
+		{ 8, 0, "CRC mismatch" },
+		{ 8, 5, "CRC mismatch" },
+		{ 1, 0, "CRC mismatch" },     /* a length of 8 from its first byte */
+		{ 6, 0, "record length 0" },  /* length bytes still zero, CRC bytes copied */
+	};
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char rec[16] = { 8, 0, 0, 0 };
+		char notices[512] = "";
+		struct seen s;
+		struct log *log;
+
+		unlink(path_in(f, "journal"));
+		log = open_ok(&o, &s);
+		append_ok(log, "SET A 1\n");
+		log_close(log);
+		if (cases[i].header == 6)
+			memset(rec, 0, 4);
+		put_le(rec + 4, crc32(0, (const unsigned char *)"SET B 2\n", 8), 4);
+		memcpy(rec + 8, "SET B 2\n", 8);
+		append_to(f, "journal", rec, cases[i].header);
+		append_to(f, "journal", NULL, 8 - cases[i].header);
+		append_to(f, "journal", rec + 8, cases[i].payload);
+		append_to(f, "journal", NULL, 4096);
+
+		o.notices = fmemopen(notices, sizeof(notices), "w");
+		log = open_ok(&o, &s);
+		fclose(o.notices);
+		o.notices = NULL;
+		assert_string_equal(s.text, "SET A 1\n|");
+		if (!strstr(notices, "torn final record at offset 52") ||
+		    !strstr(notices, cases[i].why))
+			fail_msg("case %zu: '%s'", i, notices);
+		assert_int_equal(file_size(f, "journal"), 52);
+		assert_int_equal(append_ok(log, "SET C 3\n"), 2);
+		log_close(log);
+	}
+}
+
+/* Zeros in place of a record, then more records, are no crash's doing. */
+static void test_nonzero_bytes_after_zeros_are_damage(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	char notices[512] = "";
+	struct seen s;
+	struct log *log = open_ok(&o, &s);
+	unsigned char *good, *before;
+	size_t good_len, len;
+
+	append_ok(log, "SET A 1\n");
+	append_ok(log, "SET B 2\n");
+	log_close(log);
+	good = slurp(f, "journal", &good_len);
+	assert_int_equal(truncate(path_in(f, "journal"), 52), 0);
+	append_to(f, "journal", NULL, 16);
+	append_to(f, "journal", good + 52, 16);
+	append_to(f, "journal", NULL, 4096);
+	before = slurp(f, "journal", &len);
+	open_fails(&o, -EBADMSG, "damaged record at offset 52", "record length 0");
+	assert_file_is(f, "journal", before, len);
+
+	/* --recover keeps the copy and goes on from the last good record. */
+	o.recover = true;
+	o.notices = fmemopen(notices, sizeof(notices), "w");
+	log = open_ok(&o, &s);
+	fclose(o.notices);
+	assert_string_equal(s.text, "SET A 1\n|");
+	assert_non_null(strstr(notices, "(32 bytes)"));
+	assert_int_equal(file_size(f, "journal"), 52);
+	log_close(log);
+	free(before);
+	free(good);
+}
+
+/* The daemon killed with its journal mapped and grown: everything it
+ * appended is in the page cache, the zero tail after it. */
+static void test_reopen_after_kill(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_EVERYSEC);
+	char notices[512] = "";
+	struct seen s;
+	struct log *log;
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct seen child = { .text = "" };
+		char msg[256];
+
+		if (log_file_open(&o, &log, msg, sizeof(msg)) != 0 ||
+		    log_follow(log, load, deliver, &child) != 0 || log_file_start(log) != 0)
+			_exit(1);
+		for (int i = 0; i < 100; i++) {
+			uint64_t position;
+
+			if (log_append(log, "ADD A 1\n", 8, &position) != 0)
+				_exit(1);
+		}
+		raise(SIGKILL);
+		_exit(1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_true(file_size(f, "journal") >= 1 << 20);
+
+	o.notices = fmemopen(notices, sizeof(notices), "w");
+	log = open_ok(&o, &s);
+	fclose(o.notices);
+	o.notices = NULL;
+	assert_string_equal(notices, "");
+	assert_int_equal(s.delivered, 100);
+	assert_int_equal(log_file_journal_bytes(log), 36 + 100 * 16);
+	assert_int_equal(append_ok(log, "SUB A 1\n"), 101);
+	log_close(log);
+	assert_int_equal(file_size(f, "journal"), 36 + 101 * 16);
+	log = open_ok(&o, &s);
+	assert_int_equal(s.delivered, 101);
+	log_close(log);
+}
+
+/* A cut that fails at close leaves the zeros, as a crash does. */
+static void test_failed_cut_at_close_leaves_a_readable_journal(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	char notices[512] = "";
+	struct seen s;
+	struct log *log;
+
+	o.io = &fake_io;
+	o.notices = fmemopen(notices, sizeof(notices), "w");
+	log = open_ok(&o, &s);
+	append_ok(log, "a");
+	fail_ftruncate = 1;
+	log_close(log);
+	fclose(o.notices);
+	o.notices = NULL;
+	assert_non_null(strstr(notices, "cannot cut its zero tail"));
+	assert_true(file_size(f, "journal") > 36 + 9);
+	log = open_ok(&o, &s);
+	assert_string_equal(s.text, "a|");
+	assert_int_equal(file_size(f, "journal"), 36 + 9);
+	log_close(log);
 }
 
 static void test_recover_keeps_a_copy(void **state)
@@ -955,6 +1245,7 @@ static void test_failed_snapshot_is_not_retried_at_every_write(void **state)
 
 /* --- failures of the system calls ---------------------------------------- */
 
+/* On a filesystem that cannot preallocate, where appends are pwrite()s. */
 static void test_full_disk_leaves_journal_unchanged(void **state)
 {
 	struct fixture *f = *state;
@@ -965,6 +1256,7 @@ static void test_full_disk_leaves_journal_unchanged(void **state)
 	long size;
 
 	o.io = &fake_io;
+	fail_fallocate_errno = EOPNOTSUPP;
 	log = open_ok(&o, &s);
 	append_ok(log, "SET A 1\n");
 	size = file_size(f, "journal");
@@ -999,6 +1291,7 @@ static void test_failed_cut_is_retried(void **state)
 	uint64_t position;
 
 	o.io = &fake_io;
+	fail_fallocate_errno = EOPNOTSUPP; /* only pwrite()s leave bytes to cut */
 	log = open_ok(&o, &s);
 	append_ok(log, "SET A 1\n");
 	/* A long record half written, and the cut fails: the next append cuts
@@ -1015,6 +1308,147 @@ static void test_failed_cut_is_retried(void **state)
 	log = open_ok(&o, &s);
 	assert_string_equal(s.text, "SET A 1\n|b|");
 	log_close(log);
+}
+
+/* The mapped journal on a full disk: an append that needs the journal
+ * grown fails and changes nothing; one that fits in what was grown does
+ * not need the disk. */
+static void test_failed_growth_leaves_journal_unchanged(void **state)
+{
+	static const int errors[] = { ENOSPC, EDQUOT, EIO };
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_ALWAYS);
+	size_t big_len = (2u << 20) - 100, len;
+	char *big = malloc(big_len);
+	unsigned char *before;
+	struct seen s;
+	struct log *log;
+	uint64_t position;
+
+	/* Its text is "" and the deliver of the tests strncat()s it. */
+	memset(big, 'x', big_len);
+	big[0] = '\0';
+	o.io = &fake_io;
+	log = open_ok(&o, &s);
+	/* The first record grows the journal from its header. */
+	fail_fallocate_errno = ENOSPC;
+	assert_int_equal(log_append(log, "SET A 1\n", 8, &position), -ENOSPC);
+	assert_int_equal(file_size(f, "journal"), 36);
+	fail_fallocate_errno = 0;
+	append_ok(log, "SET A 1\n");
+	append_ok(log, "SET A 2\n");
+
+	before = slurp(f, "journal", &len);
+	for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); i++) {
+		fail_fallocate_errno = errors[i];
+		assert_int_equal(log_append(log, big, big_len, &position), -errors[i]);
+		assert_file_is(f, "journal", before, len);
+		assert_int_equal(log_file_journal_bytes(log), 36 + 2 * 16);
+	}
+	/* Grown but not mapped: nothing to see either. */
+	fail_fallocate_errno = 0;
+	fail_mmap_errno = ENOMEM;
+	assert_int_equal(log_append(log, big, big_len, &position), -ENOMEM);
+	assert_int_equal(log_file_journal_bytes(log), 36 + 2 * 16);
+	assert_file_starts_with(f, "journal", before, len);
+	assert_int_equal(s.delivered, 2);
+
+	/* Room again: the append goes on at the next position. */
+	fail_mmap_errno = 0;
+	assert_int_equal(log_append(log, big, big_len, &position), 0);
+	assert_int_equal(position, 3);
+	assert_int_equal(append_ok(log, "SET A 4\n"), 4);
+	log_close(log);
+	log = open_ok(&o, &s);
+	assert_int_equal(s.delivered, 4);
+	assert_int_equal(log_file_journal_bytes(log), 36 + 3 * 16 + 8 + big_len);
+	log_close(log);
+	free(before);
+	free(big);
+}
+
+/* Near a full disk the journal grows by what the record needs, not a chunk:
+ * as long as a write() would fit, the append does. */
+static void test_growth_near_a_full_disk(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	char rec[3000];
+	struct seen s;
+	struct log *log;
+	uint64_t position;
+	int appended;
+
+	memset(rec, 'r', sizeof(rec));
+	rec[0] = '\0'; /* for the strncat() of the tests' deliver */
+	o.io = &fake_io;
+	disk_room = 5 * 4096;
+	log = open_ok(&o, &s);
+	assert_int_equal(log_append(log, rec, sizeof(rec), &position), 0);
+	/* What the failed chunk had taken is given back. */
+	assert_int_equal(file_size(f, "journal"), 4096);
+	appended = 1;
+	while (log_append(log, rec, sizeof(rec), &position) == 0)
+		appended++;
+	/* 36 + 6 * 3008 fits in 5 pages, a seventh record does not. */
+	assert_int_equal(appended, 6);
+	assert_int_equal(file_size(f, "journal"), 5 * 4096);
+	assert_int_equal(log_append(log, rec, sizeof(rec), &position), -ENOSPC);
+	disk_room = 0;
+	assert_int_equal(log_append(log, rec, sizeof(rec), &position), 0);
+	assert_int_equal(position, 7);
+	log_close(log);
+	assert_int_equal(file_size(f, "journal"), 36 + 7 * 3008);
+	log = open_ok(&o, &s);
+	assert_int_equal(s.delivered, 7);
+	log_close(log);
+}
+
+/* A filesystem without fallocate (or mmap): the journal is written with
+ * pwrite, through compaction too, and has no zero tail. */
+static void test_write_fallback_without_fallocate(void **state)
+{
+	static const struct {
+		int fallocate_errno;
+		int mmap_errno;
+	} cases[] = {
+		{ EOPNOTSUPP, 0 },
+		{ 0, ENODEV },
+	};
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_ALWAYS);
+
+	o.io = &fake_io;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char notices[512] = "";
+		struct seen s;
+		struct log *log;
+
+		unlink(path_in(f, "journal"));
+		unlink(path_in(f, "snapshot"));
+		fail_fallocate_errno = cases[i].fallocate_errno;
+		fail_mmap_errno = cases[i].mmap_errno;
+		o.notices = fmemopen(notices, sizeof(notices), "w");
+		log = open_ok(&o, &s);
+		pwrites = 0;
+		assert_int_equal(append_ok(log, "SET A 1\n"), 1);
+		assert_int_equal(append_ok(log, "SET A 2\n"), 2);
+		assert_int_equal(pwrites, 2);
+		if (cases[i].fallocate_errno)
+			assert_int_equal(file_size(f, "journal"), 36 + 2 * 16);
+		assert_int_equal(log_compact(log, save, &s), 0);
+		assert_int_equal(append_ok(log, "SET A 3\n"), 3);
+		assert_int_equal(file_size(f, "journal"), 36 + 16);
+		log_close(log);
+		fclose(o.notices);
+		o.notices = NULL;
+		assert_non_null(strstr(notices, "appending with write()"));
+		assert_int_equal(file_size(f, "journal"), 36 + 16);
+
+		log = open_ok(&o, &s);
+		assert_string_equal(s.text, "SET A 1\n|SET A 2\n|SET A 3\n|");
+		log_close(log);
+	}
 }
 
 static void test_sync_policy(void **state)
@@ -1246,7 +1680,9 @@ static void test_dump(void **state)
 	assert_int_equal(log_compact(log, save, &s), 0);
 	append_ok(log, "bb");
 	append_ok(log, "ccc");
-	/* The running log holds the lock: the dump needs none. */
+	/* The running log holds the lock: the dump needs none, and takes its
+	 * zero tail for the end. */
+	assert_true(file_size(f, "journal") > 56);
 	fp = fmemopen(out, sizeof(out), "w");
 	assert_int_equal(log_file_dump(f->dir, dump_line, &d, fp), 0);
 	fclose(fp);
@@ -1276,6 +1712,29 @@ static void test_dump(void **state)
 	assert_non_null(strstr(d.text, "journal 46 11: ccc\n"));
 }
 
+static void test_dump_of_a_torn_record_then_zeros(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	unsigned char torn[12] = { 8, 0, 0, 0, 1, 2, 3, 4, 'S', 'E', 'T' };
+	struct dumped d = { "" };
+	char out[512] = "";
+	FILE *fp;
+	struct seen s;
+	struct log *log = open_ok(&o, &s);
+
+	append_ok(log, "a");
+	log_close(log);
+	append_to(f, "journal", torn, sizeof(torn));
+	append_to(f, "journal", NULL, 8192);
+	fp = fmemopen(out, sizeof(out), "w");
+	assert_int_equal(log_file_dump(f->dir, dump_line, &d, fp), 0);
+	fclose(fp);
+	assert_string_equal(d.text, "journal 36 1: a\n");
+	assert_string_equal(out, "journal: offset 45: torn final record (CRC mismatch), "
+				 "dropped at start-up\n");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1290,6 +1749,12 @@ int main(void)
 		T(test_bad_crc_of_the_last_record_is_torn),
 		T(test_damaged_middle_is_refused),
 		T(test_impossible_length_in_middle_is_refused),
+		T(test_zero_tail_is_cut_at_close),
+		T(test_zero_tail_is_the_end),
+		T(test_torn_record_then_zeros_is_torn),
+		T(test_nonzero_bytes_after_zeros_are_damage),
+		T(test_reopen_after_kill),
+		T(test_failed_cut_at_close_leaves_a_readable_journal),
 		T(test_recover_keeps_a_copy),
 		T(test_recover_from_impossible_length),
 		T(test_damaged_header_is_refused),
@@ -1305,6 +1770,9 @@ int main(void)
 		T(test_failed_snapshot_is_not_retried_at_every_write),
 		T(test_full_disk_leaves_journal_unchanged),
 		T(test_failed_cut_is_retried),
+		T(test_failed_growth_leaves_journal_unchanged),
+		T(test_growth_near_a_full_disk),
+		T(test_write_fallback_without_fallocate),
 		T(test_sync_policy),
 		T(test_group_commit_shares_fdatasyncs),
 		T(test_failed_fdatasync_stops_the_log),
@@ -1313,6 +1781,7 @@ int main(void)
 		T(test_second_open_is_refused),
 		T(test_format_stats),
 		T(test_dump),
+		T(test_dump_of_a_torn_record_then_zeros),
 	};
 #undef T
 
