@@ -16,10 +16,13 @@
 
 #define ATTR_TIMEOUT 0.0
 
+struct locks;
+
 struct rwfs {
 	struct state *st;
 	struct node_table *nodes;
 	struct waitq *events; /* parked readers of mnt/events */
+	struct locks *locks;  /* parked lock requests (locks.c) */
 	struct timespec mounted;
 	pthread_mutex_t handles_lock;
 	struct handle *handles; /* under handles_lock: every open file */

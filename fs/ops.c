@@ -18,6 +18,7 @@
 
 #include "class/class.h"
 #include "fs.h"
+#include "locks.h"
 
 /* --- attributes and entries ----------------------------------------------- */
 
@@ -68,6 +69,8 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * O_TRUNC to open instead of sending a separate truncate to 0. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* Tickets: flock and fcntl locks come to the daemon (locks.c). */
+	conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -279,10 +282,17 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct rwfs *fs = fs_of(req);
 	struct handle *h = handle_of(fi);
 
-	(void)ino;
+	if (fi->flock_release)
+		locks_close(req, ino, fi, false);
 	handle_unlink(fs, h);
 	handle_free(fs, h);
 	fuse_reply_err(req, 0);
+}
+
+/* Every close(): POSIX locks go with any close of the file by their owner. */
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, -locks_close(req, ino, fi, true));
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -508,6 +518,10 @@ const struct fuse_lowlevel_ops rwfs_ops = {
 	.readdir = op_readdir,
 	.open = op_open,
 	.release = op_release,
+	.flush = op_flush,
+	.flock = locks_flock,
+	.getlk = locks_getlk,
+	.setlk = locks_setlk,
 	.read = op_read,
 	.write = op_write,
 	.poll = op_poll,
@@ -536,14 +550,20 @@ struct rwfs *rwfs_new(struct state *st)
 		goto out_free;
 	if (pthread_mutex_init(&fs->handles_lock, NULL))
 		goto out_nodes;
-	if (events_class_init(fs))
+	fs->locks = locks_new();
+	if (!fs->locks)
 		goto out_mutex;
+	if (events_class_init(fs))
+		goto out_locks;
 	clock_gettime(CLOCK_REALTIME, &fs->mounted);
 	/* Parked readers and writers wake on the change itself, wherever it
 	 * was made. */
 	state_observe(st, queue_class_changed, fs);
+	state_observe_tickets(st, locks_ticket_left, fs);
 	return fs;
 
+out_locks:
+	locks_free(fs->locks);
 out_mutex:
 	pthread_mutex_destroy(&fs->handles_lock);
 out_nodes:
@@ -558,6 +578,8 @@ void rwfs_free(struct rwfs *fs)
 	if (!fs)
 		return;
 	state_observe(fs->st, NULL, NULL);
+	state_observe_tickets(fs->st, NULL, NULL);
+	locks_free(fs->locks);
 	while (fs->handles) {
 		struct handle *h = fs->handles;
 

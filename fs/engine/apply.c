@@ -67,7 +67,8 @@ static int open_session(struct state *st, uint64_t id, uint64_t newest)
 	return 0;
 }
 
-static int end_session(struct state *st, uint64_t id, struct changes *changed)
+static int end_session(struct state *st, uint64_t id, int64_t time_ns,
+		       struct changes *changed)
 {
 	struct session *s = find_session(st, id);
 
@@ -76,6 +77,7 @@ static int end_session(struct state *st, uint64_t id, struct changes *changed)
 	*s = st->sessions[--st->nsessions];
 	if (queues_end_session(st->queues, id) > 0)
 		changed->all = true;
+	tickets_release_session(st->tickets, id, time_ns);
 	return 0;
 }
 
@@ -229,6 +231,72 @@ static int apply_shop(struct state *st, const struct record *r, struct outcome *
 	}
 }
 
+/* --- tickets ----------------------------------------------------------------- */
+
+#define TICKET_FLAGS (RECORD_TICKET_POSIX | RECORD_TICKET_EXCLUSIVE | RECORD_TICKET_WAIT | \
+		      RECORD_TICKET_GRANTED)
+
+/* The request of a ticket record; a lock's number is its position. */
+static struct ticket_req ticket_of(const struct state *st, const struct record *r)
+{
+	return (struct ticket_req){
+		.id = r->kind == RECORD_TICKET_HELD ? r->ticket : st->applied,
+		.file = r->queue,
+		.kind = r->flags & RECORD_TICKET_POSIX ? TICKET_POSIX : TICKET_FLOCK,
+		.mode = r->flags & RECORD_TICKET_EXCLUSIVE ? TICKET_EXCLUSIVE : TICKET_SHARED,
+		.session = r->kind == RECORD_TICKET_HELD ? r->v : r->session,
+		.owner = r->u,
+		.pid = r->pid,
+		.start = (uint64_t)r->i,
+		.end = (uint64_t)r->j,
+		.time_ns = r->time_ns,
+	};
+}
+
+void state_ticket_left(void *arg, const struct ticket_req *req, bool granted, int64_t waited_ns)
+{
+	struct changes *c = ((struct state *)arg)->applying;
+
+	if (!c)
+		return;
+	if (c->ntickets == STATE_CHANGED_MAX)
+		c->all_tickets = true;
+	else
+		c->tickets[c->ntickets++] =
+			(struct state_ticket_event){ req->id, granted, waited_ns };
+}
+
+static int apply_ticket(struct state *st, const struct record *r, struct outcome *out)
+{
+	struct ticket_req req = ticket_of(st, r);
+	int ret;
+
+	/* Only a snapshot's records are tickets as they stand. */
+	if (r->flags & ~(uint64_t)TICKET_FLAGS || (r->kind == RECORD_TICKET_HELD) != !r->session)
+		return -EINVAL;
+	switch (r->kind) {
+	case RECORD_TICKET_LOCK:
+		ret = tickets_lock(st->tickets, &req, r->flags & RECORD_TICKET_WAIT);
+		if (ret < 0)
+			return ret;
+		if (out) {
+			out->ticket = req.id;
+			out->queued = ret == 1;
+		}
+		return 0;
+	case RECORD_TICKET_UNLOCK:
+		return tickets_unlock(st->tickets, &req);
+	case RECORD_TICKET_RELEASE:
+		tickets_release_owner(st->tickets, req.file, req.kind, req.session, req.owner,
+				      req.time_ns);
+		return 0;
+	case RECORD_TICKET_CANCEL:
+		return tickets_cancel(st->tickets, r->ticket, r->time_ns);
+	default: /* RECORD_TICKET_HELD */
+		return tickets_restore(st->tickets, &req, r->flags & RECORD_TICKET_GRANTED);
+	}
+}
+
 /* --- the one apply ------------------------------------------------------------- */
 
 static int apply_kind(struct state *st, const struct record *r, struct outcome *out,
@@ -245,7 +313,7 @@ static int apply_kind(struct state *st, const struct record *r, struct outcome *
 			return -EINVAL;
 		return open_session(st, r->u, r->session ? 0 : r->v);
 	case RECORD_SESSION_END:
-		return end_session(st, r->v, changed);
+		return end_session(st, r->v, r->time_ns, changed);
 	case RECORD_PRODUCT:
 	case RECORD_LOGIN:
 	case RECORD_LOGOUT:
@@ -261,6 +329,12 @@ static int apply_kind(struct state *st, const struct record *r, struct outcome *
 	case RECORD_QUEUE_CAPACITY:
 	case RECORD_QUEUE_HELD:
 		return apply_queue(st, r, out, changed);
+	case RECORD_TICKET_LOCK:
+	case RECORD_TICKET_UNLOCK:
+	case RECORD_TICKET_RELEASE:
+	case RECORD_TICKET_CANCEL:
+	case RECORD_TICKET_HELD:
+		return apply_ticket(st, r, out);
 	default:
 		return -EINVAL;
 	}
@@ -277,8 +351,10 @@ void state_apply_record(struct state *st, const struct record *r, struct outcome
 		ret = admit(find_session(st, r->session), r->seq);
 	if (ret == 1)
 		return;
+	st->applying = changed;
 	if (!ret)
 		ret = apply_kind(st, r, out, changed);
+	st->applying = NULL;
 	if (r->session && r->kind == RECORD_SESSION_OPEN && !ret)
 		admit(find_session(st, r->session), r->seq);
 	if (out)
@@ -306,6 +382,26 @@ static int save_record(void *arg, const struct record *r)
 		return s->err;
 	le_put32(s->blob->buf + at, (uint32_t)(s->blob->len - at - 4));
 	return 0;
+}
+
+static int save_ticket(void *arg, const struct ticket_req *req, bool granted)
+{
+	struct record r = {
+		.kind = RECORD_TICKET_HELD,
+		.ticket = req->id,
+		.flags = (req->kind == TICKET_POSIX ? RECORD_TICKET_POSIX : 0) |
+			 (req->mode == TICKET_EXCLUSIVE ? RECORD_TICKET_EXCLUSIVE : 0) |
+			 (granted ? RECORD_TICKET_GRANTED : 0),
+		.u = req->owner,
+		.v = req->session,
+		.i = (int64_t)req->start,
+		.j = (int64_t)req->end,
+		.queue = req->file,
+		.pid = req->pid,
+		.time_ns = req->time_ns,
+	};
+
+	return save_record(arg, &r);
 }
 
 /* Registers and nonzero cells as batches of SET and WRITE. */
@@ -365,6 +461,8 @@ int state_save_blob(struct state *st, struct text *blob)
 		s.err = queues_dump(st->queues, save_record, &s);
 	if (!s.err)
 		s.err = shop_dump(st->shop, save_record, &s);
+	if (!s.err)
+		s.err = tickets_dump(st->tickets, save_ticket, &s);
 	return s.err;
 }
 
@@ -374,16 +472,21 @@ static int reset(struct state *st)
 {
 	struct queues *qs = queues_new(QUEUES_DEFAULT_CAPACITY);
 	struct shop *shop = shop_new();
+	struct tickets *tickets = tickets_new();
 
-	if (!qs || !shop) {
+	if (!qs || !shop || !tickets) {
 		queues_free(qs);
 		shop_free(shop);
+		tickets_free(tickets);
 		return -ENOMEM;
 	}
 	queues_free(st->queues);
 	shop_free(st->shop);
+	tickets_free(st->tickets);
 	st->queues = qs;
 	st->shop = shop;
+	st->tickets = tickets;
+	tickets_observe(tickets, state_ticket_left, st);
 	memset(st->machine.regs, 0, sizeof(st->machine.regs));
 	memset(st->machine.cells, 0, st->machine.ncells * sizeof(int64_t));
 	st->nsessions = 0;

@@ -12,7 +12,8 @@
 #include "le.h"
 #include "record.h"
 
-/* n name, d data, u and v unsigned, i and j signed, h hash, q queue id.
+/* n name, d data, u and v unsigned, i and j signed, h hash, q queue id
+ * (or a ticket's file), w a ticket's number, f a ticket's flags.
  * The id comes last, so that a formatted queue record keeps its name and
  * values together and ends in " #id". */
 static const char *const layout[RECORD_KIND_END] = {
@@ -33,6 +34,11 @@ static const char *const layout[RECORD_KIND_END] = {
 	[RECORD_CELLS] = "u",
 	[RECORD_SESSION_OPEN] = "uv",
 	[RECORD_SESSION_END] = "v",
+	[RECORD_TICKET_LOCK] = "fuijq",
+	[RECORD_TICKET_UNLOCK] = "fuijq",
+	[RECORD_TICKET_RELEASE] = "fuq",
+	[RECORD_TICKET_CANCEL] = "w",
+	[RECORD_TICKET_HELD] = "wfuvijq",
 };
 
 static const char *const names[RECORD_KIND_END] = {
@@ -53,6 +59,11 @@ static const char *const names[RECORD_KIND_END] = {
 	[RECORD_CELLS] = "CELLS",
 	[RECORD_SESSION_OPEN] = "SESSION_OPEN",
 	[RECORD_SESSION_END] = "SESSION_END",
+	[RECORD_TICKET_LOCK] = "TICKET_LOCK",
+	[RECORD_TICKET_UNLOCK] = "TICKET_UNLOCK",
+	[RECORD_TICKET_RELEASE] = "TICKET_RELEASE",
+	[RECORD_TICKET_CANCEL] = "TICKET_CANCEL",
+	[RECORD_TICKET_HELD] = "TICKET_HELD",
 };
 
 static bool kind_valid(int kind)
@@ -95,6 +106,8 @@ static unsigned char *put_field(unsigned char *p, const struct record *r, char f
 	case 'u': le_put64(p, r->u); break;
 	case 'v': le_put64(p, r->v); break;
 	case 'q': le_put64(p, r->queue); break;
+	case 'w': le_put64(p, r->ticket); break;
+	case 'f': le_put64(p, r->flags); break;
 	case 'i': le_put64(p, (uint64_t)r->i); break;
 	default: le_put64(p, (uint64_t)r->j); break; /* 'j' */
 	}
@@ -211,6 +224,8 @@ int record_decode(const void *buf, size_t len, struct record *r)
 		case 'u': r->u = get_u64(&rd); break;
 		case 'v': r->v = get_u64(&rd); break;
 		case 'q': r->queue = get_u64(&rd); break;
+		case 'w': r->ticket = get_u64(&rd); break;
+		case 'f': r->flags = get_u64(&rd); break;
 		case 'i': r->i = (int64_t)get_u64(&rd); break;
 		case 'j': r->j = (int64_t)get_u64(&rd); break;
 		case 'h':
@@ -326,6 +341,17 @@ static void format_batch(struct text *t, const struct record *r)
 	}
 }
 
+static void format_ticket_flags(struct text *t, const struct record *r)
+{
+	text_printf(t, " %s", r->flags & RECORD_TICKET_POSIX ? "posix" : "flock");
+	if (r->kind == RECORD_TICKET_LOCK || r->kind == RECORD_TICKET_HELD)
+		text_printf(t, " %s", r->flags & RECORD_TICKET_EXCLUSIVE ? "exclusive" : "shared");
+	if (r->flags & RECORD_TICKET_WAIT)
+		text_printf(t, " wait");
+	if (r->kind == RECORD_TICKET_HELD)
+		text_printf(t, " %s", r->flags & RECORD_TICKET_GRANTED ? "granted" : "queued");
+}
+
 static void format_fields(struct text *t, const struct record *r)
 {
 	for (const char *f = layout[r->kind]; *f; f++) {
@@ -335,6 +361,8 @@ static void format_fields(struct text *t, const struct record *r)
 		case 'u': text_printf(t, " %llu", (unsigned long long)r->u); break;
 		case 'v': text_printf(t, " %llu", (unsigned long long)r->v); break;
 		case 'q': text_printf(t, " #%llu", (unsigned long long)r->queue); break;
+		case 'w': text_printf(t, " ticket %llu", (unsigned long long)r->ticket); break;
+		case 'f': format_ticket_flags(t, r); break;
 		case 'i': text_printf(t, " %lld", (long long)r->i); break;
 		case 'j': text_printf(t, " %lld", (long long)r->j); break;
 		case 'h':

@@ -56,8 +56,19 @@ enum record_kind {
 	RECORD_CELLS,          /* u: the memory has u cells (a shrink needs the cut ones 0) */
 	RECORD_SESSION_OPEN,   /* u v: session u begins, its sequences up to v seen */
 	RECORD_SESSION_END,    /* v: session v is gone: what it held goes back */
+	RECORD_TICKET_LOCK,    /* q u f i j: file q, owner u, RECORD_TICKET_* flags, bytes i..j */
+	RECORD_TICKET_UNLOCK,  /* q u f i j: the same, for the owner's range (f: the kind) */
+	RECORD_TICKET_RELEASE, /* q u f: the owner closed file q (f: the kind) */
+	RECORD_TICKET_CANCEL,  /* w: the wait of ticket w ended (a signal) */
+	RECORD_TICKET_HELD,    /* w q u f v i j: snapshot: ticket w of session v, granted or queued */
 	RECORD_KIND_END
 };
+
+/* The flags of a ticket record. */
+#define RECORD_TICKET_POSIX 1u     /* else flock */
+#define RECORD_TICKET_EXCLUSIVE 2u /* else shared */
+#define RECORD_TICKET_WAIT 4u      /* a lock: wait in the queue rather than fail */
+#define RECORD_TICKET_GRANTED 8u   /* a snapshot's ticket: granted, else queued */
 
 struct record_bytes {
 	const void *data;
@@ -72,7 +83,9 @@ struct record {
 	uint32_t pid;      /* the client whose operation it is, 0 if none */
 	struct record_bytes name;
 	struct record_bytes data;
-	uint64_t queue;    /* the queue kinds: the id of their queue */
+	uint64_t queue;    /* the queue kinds: the id of their queue; tickets: their file */
+	uint64_t ticket;   /* a ticket's number: the position of the record that asked */
+	uint64_t flags;    /* a ticket record's RECORD_TICKET_* */
 	uint64_t u, v;
 	int64_t i, j;
 	uint8_t hash[RECORD_HASH_BYTES];

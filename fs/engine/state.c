@@ -36,11 +36,13 @@ struct state *state_new(FILE *console)
 	st->evlog = evlog_new(console);
 	st->queues = queues_new(QUEUES_DEFAULT_CAPACITY);
 	st->shop = shop_new();
+	st->tickets = tickets_new();
 	st->users = shop_users_new(NULL, NULL);
 	st->queue_capacity = QUEUES_DEFAULT_CAPACITY;
-	if (!st->machine.cells || !st->evlog || !st->queues || !st->shop || !st->users ||
-	    rwlock_init(&st->lock))
+	if (!st->machine.cells || !st->evlog || !st->queues || !st->shop || !st->tickets ||
+	    !st->users || rwlock_init(&st->lock))
 		goto out_free;
+	tickets_observe(st->tickets, state_ticket_left, st);
 	pthread_mutex_init(&st->propose_lock, NULL);
 	pthread_mutex_init(&st->digest_lock, NULL);
 	pthread_mutex_init(&st->unsettled_lock, NULL);
@@ -55,6 +57,7 @@ struct state *state_new(FILE *console)
 
 out_free:
 	shop_users_free(st->users);
+	tickets_free(st->tickets);
 	shop_free(st->shop);
 	queues_free(st->queues);
 	evlog_free(st->evlog);
@@ -75,6 +78,7 @@ void state_free(struct state *st)
 	pthread_mutex_destroy(&st->unsettled_lock);
 	rwlock_release(&st->lock);
 	shop_users_free(st->users);
+	tickets_free(st->tickets);
 	shop_free(st->shop);
 	queues_free(st->queues);
 	evlog_free(st->evlog);
@@ -108,12 +112,31 @@ void state_observe(struct state *st, state_observer_fn fn, void *arg)
 	st->observer_arg = arg;
 }
 
+void state_observe_tickets(struct state *st, state_ticket_observer_fn fn, void *arg)
+{
+	st->ticket_observer = fn;
+	st->ticket_observer_arg = arg;
+}
+
 /* --- the funnel ------------------------------------------------------------ */
+
+static void notify_tickets(struct state *st, const struct changes *c)
+{
+	static const struct state_ticket_event all = { 0, false, 0 };
+
+	if (!st->ticket_observer)
+		return;
+	for (unsigned k = 0; k < c->ntickets && !c->all_tickets; k++)
+		st->ticket_observer(st->ticket_observer_arg, &c->tickets[k]);
+	if (c->all_tickets)
+		st->ticket_observer(st->ticket_observer_arg, &all);
+}
 
 static void notify(struct state *st, const struct changes *c)
 {
 	uint64_t id;
 
+	notify_tickets(st, c);
 	if (!st->observer)
 		return;
 	if (!c->all) {
@@ -127,6 +150,13 @@ static void notify(struct state *st, const struct changes *c)
 
 static void merge_changes(struct changes *into, const struct changes *c)
 {
+	into->all_tickets |= c->all_tickets;
+	for (unsigned k = 0; k < c->ntickets && !into->all_tickets; k++) {
+		if (into->ntickets == STATE_CHANGED_MAX)
+			into->all_tickets = true;
+		else
+			into->tickets[into->ntickets++] = c->tickets[k];
+	}
 	into->all |= c->all;
 	for (unsigned k = 0; k < c->count && !into->all; k++) {
 		bool seen = false;
@@ -648,6 +678,17 @@ static void append_text(char *buf, size_t size, size_t *len, const char *text)
 	*len += (size_t)snprintf(buf + at, size - at, "%s", text);
 }
 
+/* The longest wait of a ticket: of those granted, or of the one waiting
+ * longest now, by this clock. */
+static uint64_t longest_ticket_wait_us(const struct ticket_stats *ts)
+{
+	int64_t longest = ts->longest_wait_ns;
+
+	if (ts->oldest_request_ns && wall_clock_ns() - ts->oldest_request_ns > longest)
+		longest = wall_clock_ns() - ts->oldest_request_ns;
+	return (uint64_t)longest / 1000;
+}
+
 int state_format_stats(struct state *st, char *buf, size_t size)
 {
 	static const char *const insn_names[ISA_OP_COUNT] = {
@@ -657,12 +698,14 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	};
 	char hex[STATE_DIGEST_HEX + 1] = "unknown", line[STATE_DIGEST_HEX + 32];
 	struct rwlock_stats ls;
+	struct ticket_stats ts;
 	struct timespec now;
 	uint64_t insn[ISA_OP_COUNT], applied = 0;
 	size_t len = 0, at;
 
 	rwlock_read_lock(&st->lock);
 	memcpy(insn, st->insn_count, sizeof(insn));
+	tickets_stats(st->tickets, &ts);
 	rwlock_read_unlock(&st->lock);
 	state_digest(st, &applied, hex);
 	rwlock_get_stats(&st->lock, &ls);
@@ -688,6 +731,9 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	append_stat(buf, size, &len, "lock_waiting_writers", ls.waiting_writers);
 	append_stat(buf, size, &len, "lock_longest_wait_us", ls.longest_wait_ns / 1000);
 	append_stat(buf, size, &len, "events_listeners", evlog_listeners(st->evlog));
+	append_stat(buf, size, &len, "tickets_held", ts.held);
+	append_stat(buf, size, &len, "tickets_waiting", ts.waiting);
+	append_stat(buf, size, &len, "tickets_longest_wait_us", longest_ticket_wait_us(&ts));
 	at = len < size ? len : size;
 	len += (size_t)log_format_stats(st->log, buf + at, size - at);
 	return (int)len;

@@ -198,6 +198,69 @@ bool state_shop_is_login(const char *line, size_t len);
  * lock.  Returns the length it needed, like snprintf. */
 int state_format_inventory(struct state *st, char *buf, size_t size);
 
+/* --- tickets ---------------------------------------------------------------
+ *
+ * The locks the daemon grants (flock and POSIX byte ranges, tickets.h says
+ * who conflicts and who waits), for any file: file is the caller's key
+ * (the inode number).  The owner is the caller's (the kernel's lock owner)
+ * within this process's session.  A ticket is numbered by the position of
+ * the record that asked for it.
+ */
+
+struct state_ticket {
+	uint64_t file;
+	bool posix;       /* else flock */
+	bool exclusive;   /* else shared */
+	uint64_t owner;
+	uint64_t start;   /* bytes start..end, end included; flock: ignored */
+	uint64_t end;     /* UINT64_MAX: to the end of the file, however long */
+	uint32_t pid;     /* the process that asked, as F_GETLK reports it */
+};
+
+/* A ticket that left its queue: granted (after waited_ns), or removed
+ * without a grant (cancelled, its owner closed the file, its session
+ * ended).  ticket 0 means more left than one change reports: every waiter
+ * looks again (state_ticket_waiting). */
+struct state_ticket_event {
+	uint64_t ticket;
+	bool granted;
+	int64_t waited_ns;
+};
+
+/* Called after every applied change that let tickets out of a queue, once
+ * per ticket, from the thread that applied it, with no engine lock held.
+ * One observer; NULL clears it. */
+typedef void (*state_ticket_observer_fn)(void *arg, const struct state_ticket_event *e);
+void state_observe_tickets(struct state *st, state_ticket_observer_fn fn, void *arg);
+
+/* Asks for t.  Returns 0 (granted), 1 (waiting: *ticket is its number, and
+ * the observer tells its grant), -EAGAIN (it conflicts, or others wait
+ * before it, and wait is false), -ENOLCK (too many tickets), -EINVAL, or
+ * the log's -errno. */
+int state_ticket_lock(struct state *st, const struct state_ticket *t, bool wait,
+		      uint64_t *ticket);
+
+/* Unlocks t's range (flock: the lock) of t's owner.  0 or -errno. */
+int state_ticket_unlock(struct state *st, const struct state_ticket *t);
+
+/* The owner closed the file: its tickets of that kind on it go.  Returns
+ * 1 when some went, 0 when it had none (and no record was made), or the
+ * log's -errno. */
+int state_ticket_release(struct state *st, uint64_t file, bool posix, uint64_t owner,
+			 uint32_t pid);
+
+/* Ends the wait of ticket (a signal).  Returns 0, -ENOENT when it is not
+ * waiting (its grant came first), or the log's -errno. */
+int state_ticket_cancel(struct state *st, uint64_t ticket);
+
+/* True while ticket waits in a queue. */
+bool state_ticket_waiting(struct state *st, uint64_t ticket);
+
+/* F_GETLK: true when a granted ticket of another owner conflicts with t,
+ * copied to *holder (its range, mode and pid). */
+bool state_ticket_conflict(struct state *st, const struct state_ticket *t,
+			   struct state_ticket *holder);
+
 /* --- the state as a whole ------------------------------------------------ */
 
 /* Writes the `name value` lines of mnt/stats into buf (NUL-terminated),

@@ -14,6 +14,7 @@
 #include "shop.h"
 #include "shop_users.h"
 #include "state.h"
+#include "tickets.h"
 
 #define STATE_MAX_SESSIONS 1024
 #define STATE_SEQ_WINDOW 64   /* a record may arrive this far behind its session's newest */
@@ -44,6 +45,9 @@ struct outcome {
 	size_t item_len;
 	/* shop */
 	struct shop_receipt receipt;
+	/* tickets */
+	uint64_t ticket;              /* a lock: its number */
+	bool queued;                  /* a lock: it waits in the queue */
 };
 
 /* An acknowledgement or return of a held item the log could not take. */
@@ -52,11 +56,15 @@ struct unsettled {
 	uint64_t id, ticket;
 };
 
-/* The queues one apply changed, for the observer. */
+/* The queues one apply changed, and the tickets that left a queue, for
+ * the observers. */
 struct changes {
 	uint64_t ids[STATE_CHANGED_MAX];
 	unsigned count;
 	bool all;
+	struct state_ticket_event tickets[STATE_CHANGED_MAX];
+	unsigned ntickets;
+	bool all_tickets;  /* more than STATE_CHANGED_MAX: every waiter looks again */
 };
 
 /* A proposal waiting for its record to be applied. */
@@ -72,6 +80,8 @@ struct state {
 	struct isa_machine machine;        /* under lock */
 	struct queues *queues;             /* under lock */
 	struct shop *shop;                 /* under lock */
+	struct tickets *tickets;           /* under lock */
+	struct changes *applying;          /* under lock (exclusive): what apply collects into */
 	struct session sessions[STATE_MAX_SESSIONS]; /* under lock; the first nsessions */
 	size_t nsessions;                  /* under lock */
 	/* under lock: the position of the record being or last applied; 0
@@ -105,6 +115,8 @@ struct state {
 
 	state_observer_fn observer;
 	void *observer_arg;
+	state_ticket_observer_fn ticket_observer;
+	void *ticket_observer_arg;
 
 	uint64_t batches;                  /* atomic: parse errors count without the lock */
 	uint64_t batch_errors;             /* atomic */
@@ -127,6 +139,11 @@ static inline void state_bump(uint64_t *counter)
  * -errno (-ENOSPC, -EIO...: not applied), -EINVAL (r out of bounds) or
  * -ENOMEM.  Call with no lock held. */
 int state_submit(struct state *st, struct record *r, struct outcome *out);
+
+/* apply.c: the ticket table's observer (tickets_observe, arg the state):
+ * notes who left a queue in st->applying, for state_observe_tickets. */
+void state_ticket_left(void *arg, const struct ticket_req *req, bool granted,
+		       int64_t waited_ns);
 
 /* apply.c: the one apply function.  Changes the state by r (decoded; its
  * session's fence and repeats checked) and fills out (may be NULL) and

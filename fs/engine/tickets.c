@@ -647,6 +647,21 @@ bool tickets_conflict(const struct tickets *t, const struct ticket_req *req,
 	return h != NULL;
 }
 
+bool tickets_owner_has(const struct tickets *t, uint64_t file, enum ticket_kind kind,
+		       uint64_t session, uint64_t owner)
+{
+	const struct ticket_file *f = file_of(t, file);
+	struct ticket_req key = { .kind = kind, .session = session, .owner = owner };
+
+	for (size_t i = 0; f && i < f->nlocks; i++)
+		if (same_owner(&f->locks[i], &key))
+			return true;
+	for (size_t i = 0; f && i < f->nqueued; i++)
+		if (same_owner(&f->queue[i], &key))
+			return true;
+	return false;
+}
+
 bool tickets_is_queued(const struct tickets *t, uint64_t id)
 {
 	struct ticket_file *f;

@@ -157,6 +157,11 @@ size_t tickets_release_session(struct tickets *t, uint64_t session, int64_t time
 bool tickets_conflict(const struct tickets *t, const struct ticket_req *req,
 		      struct ticket_req *holder);
 
+/* True when (session, owner) has a lock or a queued request of kind on
+ * file: whether a close or an unlock has anything to do. */
+bool tickets_owner_has(const struct tickets *t, uint64_t file, enum ticket_kind kind,
+		       uint64_t session, uint64_t owner);
+
 /* True when a request id waits in a queue. */
 bool tickets_is_queued(const struct tickets *t, uint64_t id);
 

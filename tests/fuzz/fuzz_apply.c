@@ -67,6 +67,21 @@ static void pick_batch(struct program *pg, struct record *r, unsigned char *buf)
 	r->data.len = record_put_insns(insns, n, buf);
 }
 
+/* Two files, three owners, overlapping ranges, a ticket number near the
+ * positions that asked. */
+static void pick_ticket(struct program *pg, struct record *r)
+{
+	unsigned b = next(pg);
+
+	r->queue = 2 + b % 2;
+	r->u = next(pg) % 3;
+	r->flags = next(pg) % 8;
+	r->i = next(pg) % 16;
+	r->j = b & 0x80 ? -1 : r->i + next(pg) % 16;
+	r->ticket = pg->position - next(pg) % 8;
+	r->pid = 100 + (uint32_t)r->u;
+}
+
 /* Fills r with the next step's record; buf holds a batch's bytes. */
 static void pick_record(struct program *pg, struct record *r, unsigned char *buf)
 {
@@ -74,6 +89,8 @@ static void pick_record(struct program *pg, struct record *r, unsigned char *buf
 		RECORD_BATCH, RECORD_QUEUE_CREATE, RECORD_QUEUE_DELETE, RECORD_QUEUE_PUSH,
 		RECORD_QUEUE_POP, RECORD_QUEUE_ACK, RECORD_QUEUE_RETURN, RECORD_QUEUE_SEAL,
 		RECORD_QUEUE_CAPACITY, RECORD_PRODUCT, RECORD_CELLS, RECORD_SESSION_END,
+		RECORD_TICKET_LOCK, RECORD_TICKET_UNLOCK, RECORD_TICKET_RELEASE,
+		RECORD_TICKET_CANCEL,
 	};
 	unsigned b = next(pg);
 
@@ -82,6 +99,10 @@ static void pick_record(struct program *pg, struct record *r, unsigned char *buf
 			      .seq = pg->position + 1 - (next(pg) % 4) };
 	if (r->kind == RECORD_BATCH) {
 		pick_batch(pg, r, buf);
+		return;
+	}
+	if (r->kind >= RECORD_TICKET_LOCK) {
+		pick_ticket(pg, r);
 		return;
 	}
 	pick_name(pg, r);

@@ -84,6 +84,16 @@ def open_retrying(path, flags, deadline):
             time.sleep(RETRY)
 
 
+def close_quietly(fd):
+    """close() of a file on a mount whose daemon died fails (its flush
+    cannot reach the daemon); the descriptor is gone all the same."""
+    try:
+        os.close(fd)
+    except OSError as e:
+        if e.errno not in TRANSIENT:
+            raise
+
+
 def producer(path, k, items, pace, acked_path, limit):
     """Writes items k-0 .. k-(items-1), item n not before start + n * pace."""
     deadline = now() + limit
@@ -104,7 +114,7 @@ def producer(path, k, items, pace, acked_path, limit):
             except OSError as e:
                 if e.errno not in TRANSIENT or now() > deadline:
                     raise
-                os.close(fd)
+                close_quietly(fd)
                 fd = None
                 attempt += 1
                 time.sleep(RETRY)
@@ -138,7 +148,7 @@ def consumer(path, out_path, sealed_path, limit):
         # An error or end of file from a mount going away: read again on
         # the next one.
         os.write(out, GONE + b"\n")
-        os.close(fd)
+        close_quietly(fd)
         fd = None
         time.sleep(RETRY)
 
