@@ -688,11 +688,10 @@ run_durability() {
 	# shellcheck disable=SC2046
 	echo "                              4 writers on A,B,C,D / 1 writer = ${gx}x" \
 		"(run spread $(quartiles_x $(round_ratios d_always4x d_always1)))"
-	echo "  Linux holds a file's inode lock through a FUSE direct write unless the daemon" \
-		"opens it with"
-	echo "  FOPEN_PARALLEL_DIRECT_WRITES (libfuse 3.14's fuse_file_info has no flag for it):" \
-		"writers of one"
-	echo "  file reach the daemon one at a time and cannot share an fdatasync"
+	echo "  registers open with FOPEN_PARALLEL_DIRECT_WRITES, so writers of one register" \
+		"reach the daemon together"
+	echo "  (the kernel shares the inode lock while a write ends within the size it has" \
+		"cached)"
 	target "always: 4 writers on A-D >= ${target_group_x}x 1" "${gx}x" \
 		"$(verdict "$(at_least "$group" "$target_group_x")")"
 	for mode in always everysec no; do

@@ -47,6 +47,7 @@
  * enough that growing costs nothing per record, with a zero tail small
  * beside the journal.  Sizes are whole pages. */
 #define GROW_MIN (1u << 20)
+#define RELEASE_STEP (1u << 20) /* resident pages behind the tail: see release_behind */
 #define GROW_MAX (16u << 20)
 #define GROW_ALIGN 4096u
 
@@ -991,6 +992,18 @@ static bool cannot_map(int err)
 	return err == -EOPNOTSUPP || err == -ENOSYS || err == -ENODEV;
 }
 
+/* The pages of the journal behind the tail are never looked at again:
+ * each MiB is let go of once the next one starts, so the daemon's resident
+ * memory does not grow with the journal.  Their contents stay in the page
+ * cache, dirty until written back, as a pwrite's would. */
+static void release_behind(struct log_file *lf, uint64_t from, uint64_t to)
+{
+	uint64_t boundary = to & ~(uint64_t)(RELEASE_STEP - 1);
+
+	if (boundary > from && boundary >= RELEASE_STEP)
+		madvise(lf->map + boundary - RELEASE_STEP, RELEASE_STEP, MADV_DONTNEED);
+}
+
 /* Appends one framed record: copied into the mapping, grown first when it
  * does not reach; written with pwrite where the filesystem cannot do that.
  * Needs append_lock.  0 or -errno, with the journal as it was. */
@@ -1013,6 +1026,7 @@ static int write_record(struct log_file *lf, const void *rec, size_t len)
 	if (lf->pwrite_only)
 		return pwrite_record(lf, rec, len);
 	copy_record(lf->map + lf->journal_size, rec, len);
+	release_behind(lf, lf->journal_size, end);
 	__atomic_store_n(&lf->journal_size, end, __ATOMIC_RELAXED);
 	return 0;
 }
