@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "class.h"
 
@@ -99,39 +98,6 @@ void queue_class_release(struct rwfs *fs, uint64_t id)
 
 /* --- parked readers and writers ---------------------------------------- */
 
-/* Whether the reader of req was killed while it waited.  The kernel marks
- * a fatal signal pending in the thread at once (as SIGKILL, whichever
- * signal it was), and the thread then leaves its interruptible sleep for
- * an uninterruptible one (D); the interrupt it sends reaches the daemon
- * only when a worker thread reads it.  A killed reader takes its reply
- * with it, so looking at it just before replying narrows the window to the
- * reply itself. */
-static bool reader_killed(fuse_req_t req)
-{
-	char path[48], buf[2048];
-	const char *pending;
-	pid_t pid = fuse_req_ctx(req)->pid;
-	ssize_t n;
-	int fd;
-
-	if (pid <= 0) /* in another pid namespace: nothing to look at */
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT; /* gone already */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	if (strstr(buf, "\nState:\tD"))
-		return true;
-	pending = strstr(buf, "\nSigPnd:\t");
-	/* 16 hex digits, signal 1 last: SIGKILL (9) is 0x100. */
-	return pending && strlen(pending) > 24 && strchr("13579bdf", pending[22]);
-}
-
 /* Hands the held item to its reader: acknowledged once the kernel has the
  * reply, back to the head when the reader was interrupted or the reply
  * cannot be delivered. */
@@ -139,7 +105,7 @@ static void hand_over(struct rwfs *fs, fuse_req_t req, uint64_t id, uint64_t tic
 		      char *item, size_t len)
 {
 	item[len] = '\n';
-	if (fuse_req_interrupted(req) || reader_killed(req)) {
+	if (fuse_req_interrupted(req)) {
 		state_queue_unpop(fs->st, id, ticket);
 		fuse_reply_err(req, EINTR);
 	} else if (fuse_reply_buf(req, item, len + 1) != 0) {
