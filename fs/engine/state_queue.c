@@ -118,6 +118,28 @@ int state_queue_stats(struct state *st, uint64_t id, char name[QUEUE_NAME_MAX + 
 	return q ? 0 : -ENOENT;
 }
 
+/* What a push of text (or, text NULL, a pop into room bytes) of queue id
+ * would answer now, and the queue's name: under one shared lock. */
+static int look(struct state *st, uint64_t id, char name[QUEUE_NAME_MAX + 1],
+		const char *text, size_t len, size_t room)
+{
+	struct queue *q;
+	int ret;
+
+	rwlock_read_lock(&st->lock);
+	q = queues_by_id(st->queues, id);
+	if (!q)
+		ret = -ENOENT;
+	else if (text)
+		ret = queues_check_push(st->queues, q, text, len);
+	else
+		ret = queue_check_pop(q, room);
+	if (q)
+		describe(q, name, NULL);
+	rwlock_read_unlock(&st->lock);
+	return ret;
+}
+
 int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len,
 		     uint32_t pid)
 {
@@ -125,16 +147,10 @@ int state_queue_push(struct state *st, uint64_t id, const char *text, size_t len
 	struct record r = { .kind = RECORD_QUEUE_PUSH, .pid = pid, .data = { text, len },
 			    .queue = id };
 	struct outcome out = { .err = 0 };
-	struct queue *q;
 	int ret;
 
 	settle_again(st);
-	rwlock_read_lock(&st->lock);
-	q = queues_by_id(st->queues, id);
-	ret = q ? queues_check_push(st->queues, q, text, len) : -ENOENT;
-	if (q)
-		describe(q, name, NULL);
-	rwlock_read_unlock(&st->lock);
+	ret = look(st, id, name, text, len, 0);
 	if (ret)
 		return ret;
 	r.name.data = name;
@@ -148,16 +164,10 @@ int state_queue_pop(struct state *st, uint64_t id, size_t room, uint32_t pid, ch
 	char name[QUEUE_NAME_MAX + 1];
 	struct record r = { .kind = RECORD_QUEUE_POP, .pid = pid, .v = room, .queue = id };
 	struct outcome out = { .item = item };
-	struct queue *q;
 	int ret;
 
 	settle_again(st);
-	rwlock_read_lock(&st->lock);
-	q = queues_by_id(st->queues, id);
-	ret = q ? queue_check_pop(q, room) : -ENOENT;
-	if (q)
-		describe(q, name, NULL);
-	rwlock_read_unlock(&st->lock);
+	ret = look(st, id, name, NULL, 0, room);
 	if (ret)
 		return ret;
 	r.name.data = name;
