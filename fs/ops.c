@@ -71,8 +71,9 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * O_TRUNC to open instead of sending a separate truncate to 0. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	/* A read or write of a shared file up to 1 MiB is one request, so one
-	 * version (libfuse asks the kernel for max_pages to match). */
+	/* A read or write of a shared file up to 1 MiB (page-aligned) is one
+	 * request, so one version: libfuse asks the kernel for max_pages to
+	 * match. */
 	conn->max_write = MAX_WRITE;
 	/* Tickets: flock and fcntl locks come to the daemon (locks.c). */
 	conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
