@@ -34,6 +34,7 @@ struct rwfs {
 struct handle {
 	struct handle *prev, *next; /* under fs->handles_lock */
 	struct node *node;      /* held (node_hold) while the handle lives */
+	int flags;              /* the open's */
 	pthread_mutex_t lock;
 	char *text;             /* under lock: snapshot, or the ctl reply */
 	size_t len;             /* under lock */
@@ -42,6 +43,8 @@ struct handle {
 	char *login;            /* under lock: a shop login to run when read */
 	size_t login_len;       /* under lock */
 	struct evlog_cursor events_cursor; /* under the event log's lock */
+	bool pinned;            /* files/: the node is pinned for the handle */
+	bool truncate_pending;  /* under lock: files/: an O_TRUNC not yet applied */
 };
 
 static inline struct rwfs *fs_of(fuse_req_t req)

@@ -1,6 +1,6 @@
 /* node.c - the inode table.  See node.h.
  *
- * The fixed nodes sit in an array indexed by inode number (1..35); the
+ * The fixed nodes sit in an array indexed by inode number (1..36); the
  * others in a hash of chains keyed by inode number, which doubles when it
  * holds more nodes than chains.
  */
@@ -19,11 +19,11 @@
 /* Under the root, in listing order (after A..Z). */
 static const struct node_class *const root_files[] = {
 	&registers_class, &ctl_class, &stats_class, &events_class, &mem_class,
-	&queues_class, &inventory_class, &shop_class,
+	&queues_class, &inventory_class, &shop_class, &files_root_class,
 };
 
 static const char *const root_names[] = {
-	"registers", "ctl", "stats", "events", "mem", "queues", "inventory", "shop",
+	"registers", "ctl", "stats", "events", "mem", "queues", "inventory", "shop", "files",
 };
 
 #define NROOT_FILES (sizeof(root_files) / sizeof(root_files[0]))

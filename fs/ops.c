@@ -20,6 +20,8 @@
 #include "fs.h"
 #include "locks.h"
 
+#define MAX_WRITE (1u << 20)
+
 /* --- attributes and entries ----------------------------------------------- */
 
 static int fill_attr(struct rwfs *fs, const struct node *node, struct stat *st)
@@ -69,6 +71,10 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	 * O_TRUNC to open instead of sending a separate truncate to 0. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	/* A read or write of a shared file up to 1 MiB (page-aligned) is one
+	 * request, so one version: libfuse asks the kernel for max_pages to
+	 * match. */
+	conn->max_write = MAX_WRITE;
 	/* Tickets: flock and fcntl locks come to the daemon (locks.c). */
 	conn->want |= conn->capable & (FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
 }
@@ -235,6 +241,7 @@ static int open_handle(struct rwfs *fs, struct node *node, int flags, struct han
 	*h = handle_new(fs, node);
 	if (!*h)
 		return -ENOMEM;
+	(*h)->flags = flags;
 	if (class->open)
 		ret = class->open(fs, *h);
 	if (ret) {
@@ -304,16 +311,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	h->node->class->read(req, h, size, off, fi->flags);
 }
 
-/* The offset is ignored: each write() is a whole value, batch, request
- * or set of items. */
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 		     off_t off, struct fuse_file_info *fi)
 {
 	struct handle *h = handle_of(fi);
 
-	(void)ino, (void)off;
+	(void)ino;
 	if (h->node->class->write)
-		h->node->class->write(req, h, buf, size, fi->flags);
+		h->node->class->write(req, h, buf, size, off, fi->flags);
 	else
 		fuse_reply_err(req, EBADF);
 }
@@ -337,12 +342,13 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 
 /* Makes name in parent for mknod and create: 0 with the child entered and
  * e filled, or -errno. */
-static int create_child(fuse_req_t req, fuse_ino_t parent, const char *name,
+static int create_child(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 			struct node **child, struct fuse_entry_param *e)
 {
 	struct rwfs *fs = fs_of(req);
 	struct node *dir = node_get(fs->nodes, parent);
-	int ret = dir && dir->class->create ? dir->class->create(req, dir, name, child) : -EPERM;
+	int ret = dir && dir->class->create ? dir->class->create(req, dir, name, mode, child)
+					    : -EPERM;
 
 	node_put(fs->nodes, dir);
 	return ret ? ret : fill_entry(fs, *child, e);
@@ -356,7 +362,8 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct rwfs *fs = fs_of(req);
 	struct fuse_entry_param e;
 	struct node *child;
-	int ret = S_ISREG(mode) || S_ISFIFO(mode) ? create_child(req, parent, name, &child, &e)
+	int ret = S_ISREG(mode) || S_ISFIFO(mode) ? create_child(req, parent, name, mode,
+								    &child, &e)
 						  : -EPERM;
 
 	(void)rdev;
@@ -401,9 +408,8 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct iovec iov[2] = { { &entry, sizeof(entry) }, { &open, sizeof(open) } };
 	struct handle *h = NULL;
 	struct node *child;
-	int ret = create_child(req, parent, name, &child, &e);
+	int ret = create_child(req, parent, name, mode, &child, &e);
 
-	(void)mode;
 	if (!ret) {
 		ret = open_handle(fs, child, fi->flags, &h);
 		if (ret)
@@ -432,24 +438,46 @@ static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, -ret);
 }
 
-/* The rest of the namespace is fixed. */
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
-	(void)parent, (void)name, (void)mode;
-	fuse_reply_err(req, EPERM);
+	struct rwfs *fs = fs_of(req);
+	struct node *dir = node_get(fs->nodes, parent), *child;
+	struct fuse_entry_param e;
+	int ret = dir && dir->class->mkdir ? dir->class->mkdir(req, dir, name, mode, &child)
+					   : -EPERM;
+
+	node_put(fs->nodes, dir);
+	if (!ret)
+		ret = fill_entry(fs, child, &e);
+	if (ret)
+		fuse_reply_err(req, -ret);
+	else
+		entry_sent(fs, child, fuse_reply_entry(req, &e));
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent, (void)name;
-	fuse_reply_err(req, EPERM);
+	struct rwfs *fs = fs_of(req);
+	struct node *dir = node_get(fs->nodes, parent);
+	int ret = dir && dir->class->rmdir ? dir->class->rmdir(req, dir, name) : -EPERM;
+
+	node_put(fs->nodes, dir);
+	fuse_reply_err(req, -ret);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EPERM);
+	struct rwfs *fs = fs_of(req);
+	struct node *dir = node_get(fs->nodes, parent);
+	struct node *new_dir = node_get(fs->nodes, newparent);
+	int ret = !dir || !new_dir ? -ENOENT : !dir->class->rename ? -EPERM
+		  : new_dir->class->rename != dir->class->rename ? -EXDEV
+		  : dir->class->rename(req, dir, name, new_dir, newname, flags);
+
+	node_put(fs->nodes, new_dir);
+	node_put(fs->nodes, dir);
+	fuse_reply_err(req, -ret);
 }
 
 static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,

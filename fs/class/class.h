@@ -15,6 +15,7 @@
  *   dir.c      the root and mem/
  *   queues.c   the queues/ directory: make, remove, list, seal by name
  *   queue.c    one queue: parked readers and writers, poll, its attributes
+ *   files.c    files/ and everything in it: shared files and directories
  */
 #ifndef RWFS_CLASS_H
 #define RWFS_CLASS_H
@@ -63,22 +64,32 @@ struct node_class {
 	size_t (*readdir)(fuse_req_t req, struct node *dir, size_t i, off_t off,
 			  char *buf, size_t size);
 
-	/* Makes a child (mknod, or an open with O_CREAT), entered: 0 or
-	 * -errno.  unlink: removes one.  Without them: EPERM. */
-	int (*create)(fuse_req_t req, struct node *dir, const char *name,
+	/* Makes a child (mknod, or an open with O_CREAT) with mode (the
+	 * umask applied), entered: 0 or -errno.  unlink: removes one.  mkdir
+	 * and rmdir: the same for a directory.  rename: moves name in dir to
+	 * new_name in new_dir, a directory whose class has the same rename
+	 * (else EXDEV); flags are rename(2)'s.  Without them: EPERM. */
+	int (*create)(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 		      struct node **child);
 	int (*unlink)(fuse_req_t req, struct node *dir, const char *name);
+	int (*mkdir)(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
+		     struct node **child);
+	int (*rmdir)(fuse_req_t req, struct node *dir, const char *name);
+	int (*rename)(fuse_req_t req, struct node *dir, const char *name,
+		      struct node *new_dir, const char *new_name, unsigned flags);
 
-	/* An open file.  open: what a new handle needs, 0 or -errno.  release:
-	 * drops it, before the handle is freed (also at shutdown, without a
-	 * request).  read, write and poll reply themselves.  Without read:
+	/* An open file.  open: what a new handle needs (h->flags are the
+	 * open's), 0 or -errno.  release: drops it, before the handle is freed
+	 * (also at shutdown, without a request).  read, write (at off:
+	 * classes whose writes are whole values ignore it) and poll reply
+	 * themselves.  Without read:
 	 * EISDIR at open for a directory; without write: EBADF; without poll:
 	 * always ready. */
 	int (*open)(struct rwfs *fs, struct handle *h);
 	void (*release)(struct rwfs *fs, struct handle *h);
 	void (*read)(fuse_req_t req, struct handle *h, size_t size, off_t off, int flags);
 	void (*write)(fuse_req_t req, struct handle *h, const char *buf, size_t size,
-		      int flags);
+		      off_t off, int flags);
 	void (*poll)(fuse_req_t req, struct handle *h, struct fuse_pollhandle *ph);
 
 	/* Extended attributes: setxattr returns 0 or -errno (without it:
@@ -93,6 +104,7 @@ extern const struct node_class register_class, cell_class;
 extern const struct node_class registers_class, stats_class, inventory_class;
 extern const struct node_class ctl_class, shop_class, events_class;
 extern const struct node_class queues_class, queue_class;
+extern const struct node_class files_root_class, files_class;
 
 /* --- text.c: texts held by a handle --------------------------------------- */
 

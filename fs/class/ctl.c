@@ -17,7 +17,7 @@ static void read_outcome(fuse_req_t req, struct handle *h, size_t size, off_t of
 /* A batch is bounded by isa_parse_batch (65536 bytes, EFBIG), well below
  * the size at which the kernel splits a write. */
 static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_t size,
-			int flags)
+			off_t off, int flags)
 {
 	struct rwfs *fs = fs_of(req);
 	struct isa_error err = { 0 };
@@ -25,7 +25,7 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 	size_t len = 0;
 	int ret;
 
-	(void)flags;
+	(void)off, (void)flags;
 	ret = state_execute(fs->st, buf, size, client_pid(req), &reply, &len, &err);
 	text_keep_reply(h, reply, len);
 

@@ -421,13 +421,14 @@ static void read_queue(fuse_req_t req, struct handle *h, size_t size, off_t off,
 /* A new write goes behind the writers already waiting: with O_NONBLOCK it
  * then gets EAGAIN at once. */
 static void write_queue(fuse_req_t req, struct handle *h, const char *buf, size_t size,
-			int flags)
+			off_t off, int flags)
 {
 	struct rwfs *fs = fs_of(req);
 	struct waitq *writers = waiters_of(h->node)->writers;
 	struct pending_write *p = malloc(sizeof(*p) + size);
 	uint64_t id = h->node->index; /* once answered, h may be released */
 
+	(void)off;
 	if (!p) {
 		fuse_reply_err(req, ENOMEM);
 		return;

@@ -41,12 +41,15 @@ static size_t readdir(fuse_req_t req, struct node *dir, size_t i, off_t off, cha
 	return used;
 }
 
-static int create(fuse_req_t req, struct node *dir, const char *name, struct node **child)
+/* Queues have no mode of their own: it comes from their seal. */
+static int create(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
+		  struct node **child)
 {
 	struct rwfs *fs = fs_of(req);
 	uint64_t id;
 	int ret = state_queue_create(fs->st, name, strlen(name), client_pid(req), &id);
 
+	(void)mode;
 	if (logging(fs))
 		log_event(fs, req, "create queues/%s -> %s", name,
 			  ret ? queue_class_outcome(ret) : "ok");

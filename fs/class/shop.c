@@ -45,12 +45,12 @@ static void drop_login(struct handle *h)
  * request is at most 1024 bytes (EMSGSIZE), far below the size at which
  * the kernel splits a write. */
 static void write_request(fuse_req_t req, struct handle *h, const char *buf, size_t size,
-			  int flags)
+			  off_t off, int flags)
 {
 	char *login = state_shop_is_login(buf, size) ? malloc(size) : NULL;
 	int ret = 0;
 
-	(void)flags;
+	(void)off, (void)flags;
 	pthread_mutex_lock(&h->lock);
 	drop_login(h);
 	pthread_mutex_unlock(&h->lock);

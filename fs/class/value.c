@@ -67,21 +67,21 @@ static int parse_value(const char *buf, size_t size, struct isa_insn *insn)
 }
 
 static void write_register(fuse_req_t req, struct handle *h, const char *buf, size_t size,
-			   int flags)
+			   off_t off, int flags)
 {
 	struct isa_insn insn = { .line = 1, .op = ISA_SET, .reg = (int)h->node->index };
 
-	(void)flags;
+	(void)off, (void)flags;
 	apply_value(req, h, &insn, parse_value(buf, size, &insn), buf, size);
 }
 
 static void write_cell(fuse_req_t req, struct handle *h, const char *buf, size_t size,
-		       int flags)
+		       off_t off, int flags)
 {
 	struct isa_insn insn = { .line = 1, .op = ISA_WRITE, .reg = -1,
 				 .cell = (int64_t)h->node->index };
 
-	(void)flags;
+	(void)off, (void)flags;
 	apply_value(req, h, &insn, parse_value(buf, size, &insn), buf, size);
 }
 

@@ -297,6 +297,63 @@ static int apply_ticket(struct state *st, const struct record *r, struct outcome
 	}
 }
 
+/* --- files ------------------------------------------------------------------- */
+
+/* A live create's node takes the record's position as its id, and the
+ * record must carry 0; a snapshot's carries the id its node had. */
+static int apply_file_create(struct state *st, const struct record *r, struct outcome *out)
+{
+	uint64_t id = st->applied ? st->applied : r->queue;
+	int ret;
+
+	if ((st->applied && r->queue) || (r->v != FILES_FILE && r->v != FILES_DIR))
+		return -EINVAL;
+	ret = files_apply_create(st->files, id, r->u, r->name.data, r->name.len,
+				 (enum files_type)r->v, r->mode, r->time_ns);
+	if (!ret && out)
+		out->file_id = id;
+	return ret;
+}
+
+static int apply_file(struct state *st, const struct record *r, struct outcome *out)
+{
+	struct files *f = st->files;
+	uint64_t offset;
+	int ret;
+
+	switch (r->kind) {
+	case RECORD_FILE_CREATE:
+		return apply_file_create(st, r, out);
+	case RECORD_FILE_WRITE:
+		return files_apply_write(f, r->queue, r->u, r->data.data, r->data.len, r->time_ns);
+	case RECORD_FILE_APPEND:
+		ret = files_apply_append(f, r->queue, r->data.data, r->data.len, r->time_ns,
+					 &offset);
+		if (!ret && out)
+			out->file_offset = offset;
+		return ret;
+	case RECORD_FILE_REPLACE:
+		return files_apply_replace(f, r->queue, r->data.data, r->data.len, r->time_ns);
+	case RECORD_FILE_TRUNCATE:
+		return files_apply_truncate(f, r->queue, r->u, r->time_ns);
+	case RECORD_FILE_RENAME:
+		if (r->i < 0 || r->i > FILES_RENAME_NOREPLACE)
+			return -EINVAL;
+		return files_apply_rename(f, r->u, r->name.data, r->name.len, r->v,
+					  r->target.data, r->target.len, (unsigned)r->i,
+					  r->time_ns);
+	case RECORD_FILE_UNLINK:
+		return files_apply_unlink(f, r->u, r->name.data, r->name.len, r->time_ns);
+	case RECORD_FILE_RMDIR:
+		return files_apply_rmdir(f, r->u, r->name.data, r->name.len, r->time_ns);
+	default: /* RECORD_FILE_SETATTR */
+		if (r->v > (FILES_SET_MODE | FILES_SET_MTIME))
+			return -EINVAL;
+		return files_apply_setattr(f, r->queue, (unsigned)r->v, r->mode, r->j,
+					   r->time_ns);
+	}
+}
+
 /* --- the one apply ------------------------------------------------------------- */
 
 static int apply_kind(struct state *st, const struct record *r, struct outcome *out,
@@ -335,6 +392,16 @@ static int apply_kind(struct state *st, const struct record *r, struct outcome *
 	case RECORD_TICKET_CANCEL:
 	case RECORD_TICKET_HELD:
 		return apply_ticket(st, r, out);
+	case RECORD_FILE_CREATE:
+	case RECORD_FILE_WRITE:
+	case RECORD_FILE_APPEND:
+	case RECORD_FILE_REPLACE:
+	case RECORD_FILE_TRUNCATE:
+	case RECORD_FILE_RENAME:
+	case RECORD_FILE_UNLINK:
+	case RECORD_FILE_RMDIR:
+	case RECORD_FILE_SETATTR:
+		return apply_file(st, r, out);
 	default:
 		return -EINVAL;
 	}
@@ -404,6 +471,34 @@ static int save_ticket(void *arg, const struct ticket_req *req, bool granted)
 	return save_record(arg, &r);
 }
 
+/* One step of the files' dump as the record that applies it. */
+static int save_file_step(void *arg, const struct files_step *step)
+{
+	struct record r = { .queue = step->id, .time_ns = step->time_ns };
+
+	switch (step->kind) {
+	case FILES_STEP_CREATE:
+		r.kind = RECORD_FILE_CREATE;
+		r.u = step->parent;
+		r.name = (struct record_bytes){ step->name, step->name_len };
+		r.v = step->type;
+		r.mode = step->mode;
+		break;
+	case FILES_STEP_WRITE:
+		r.kind = RECORD_FILE_WRITE;
+		r.u = step->offset;
+		r.data = (struct record_bytes){ step->data, step->len };
+		break;
+	default: /* FILES_STEP_SETATTR */
+		r.kind = RECORD_FILE_SETATTR;
+		r.v = FILES_SET_MODE | FILES_SET_MTIME;
+		r.mode = step->mode;
+		r.j = step->mtime_ns;
+		break;
+	}
+	return save_record(arg, &r);
+}
+
 /* Registers and nonzero cells as batches of SET and WRITE. */
 static void save_machine(struct state *st, struct saver *s)
 {
@@ -463,6 +558,8 @@ int state_save_blob(struct state *st, struct text *blob)
 		s.err = shop_dump(st->shop, save_record, &s);
 	if (!s.err)
 		s.err = tickets_dump(st->tickets, save_ticket, &s);
+	if (!s.err)
+		s.err = files_dump(st->files, save_file_step, &s);
 	return s.err;
 }
 
@@ -473,19 +570,23 @@ static int reset(struct state *st)
 	struct queues *qs = queues_new(QUEUES_DEFAULT_CAPACITY);
 	struct shop *shop = shop_new();
 	struct tickets *tickets = tickets_new();
+	struct files *files = files_new();
 
-	if (!qs || !shop || !tickets) {
+	if (!qs || !shop || !tickets || !files) {
 		queues_free(qs);
 		shop_free(shop);
 		tickets_free(tickets);
+		files_free(files);
 		return -ENOMEM;
 	}
 	queues_free(st->queues);
 	shop_free(st->shop);
 	tickets_free(st->tickets);
+	files_free(st->files);
 	st->queues = qs;
 	st->shop = shop;
 	st->tickets = tickets;
+	st->files = files;
 	tickets_observe(tickets, state_ticket_left, st);
 	memset(st->machine.regs, 0, sizeof(st->machine.regs));
 	memset(st->machine.cells, 0, st->machine.ncells * sizeof(int64_t));

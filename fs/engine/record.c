@@ -13,7 +13,8 @@
 #include "record.h"
 
 /* n name, d data, u and v unsigned, i and j signed, h hash, q queue id
- * (or a ticket's file), w a ticket's number, f a ticket's flags.
+ * (or a ticket's file, or a file's node), w a ticket's number, f a
+ * ticket's flags, t a rename's target name, m a file's mode.
  * The id comes last, so that a formatted queue record keeps its name and
  * values together and ends in " #id". */
 static const char *const layout[RECORD_KIND_END] = {
@@ -39,6 +40,15 @@ static const char *const layout[RECORD_KIND_END] = {
 	[RECORD_TICKET_RELEASE] = "fuq",
 	[RECORD_TICKET_CANCEL] = "w",
 	[RECORD_TICKET_HELD] = "wfuvijq",
+	[RECORD_FILE_CREATE] = "unvmq",
+	[RECORD_FILE_WRITE] = "udq",
+	[RECORD_FILE_APPEND] = "dq",
+	[RECORD_FILE_REPLACE] = "dq",
+	[RECORD_FILE_TRUNCATE] = "uq",
+	[RECORD_FILE_RENAME] = "unvti",
+	[RECORD_FILE_UNLINK] = "un",
+	[RECORD_FILE_RMDIR] = "un",
+	[RECORD_FILE_SETATTR] = "vmjq",
 };
 
 static const char *const names[RECORD_KIND_END] = {
@@ -64,6 +74,15 @@ static const char *const names[RECORD_KIND_END] = {
 	[RECORD_TICKET_RELEASE] = "TICKET_RELEASE",
 	[RECORD_TICKET_CANCEL] = "TICKET_CANCEL",
 	[RECORD_TICKET_HELD] = "TICKET_HELD",
+	[RECORD_FILE_CREATE] = "FILE_CREATE",
+	[RECORD_FILE_WRITE] = "FILE_WRITE",
+	[RECORD_FILE_APPEND] = "FILE_APPEND",
+	[RECORD_FILE_REPLACE] = "FILE_REPLACE",
+	[RECORD_FILE_TRUNCATE] = "FILE_TRUNCATE",
+	[RECORD_FILE_RENAME] = "FILE_RENAME",
+	[RECORD_FILE_UNLINK] = "FILE_UNLINK",
+	[RECORD_FILE_RMDIR] = "FILE_RMDIR",
+	[RECORD_FILE_SETATTR] = "FILE_SETATTR",
 };
 
 static bool kind_valid(int kind)
@@ -83,6 +102,8 @@ static size_t field_size(const struct record *r, char f)
 {
 	switch (f) {
 	case 'n': return r->name.len <= RECORD_MAX_NAME ? 4 + r->name.len : 0;
+	case 't': return r->target.len <= RECORD_MAX_NAME ? 4 + r->target.len : 0;
+	case 'm': return 4;
 	case 'd': return r->data.len <= RECORD_MAX_DATA ? 4 + r->data.len : 0;
 	case 'h': return RECORD_HASH_BYTES;
 	default: return 8;
@@ -101,6 +122,8 @@ static unsigned char *put_field(unsigned char *p, const struct record *r, char f
 {
 	switch (f) {
 	case 'n': return put_bytes(p, &r->name);
+	case 't': return put_bytes(p, &r->target);
+	case 'm': le_put32(p, r->mode); return p + 4;
 	case 'd': return put_bytes(p, &r->data);
 	case 'h': memcpy(p, r->hash, RECORD_HASH_BYTES); return p + RECORD_HASH_BYTES;
 	case 'u': le_put64(p, r->u); break;
@@ -220,6 +243,8 @@ int record_decode(const void *buf, size_t len, struct record *r)
 	for (const char *f = layout[kind]; *f; f++) {
 		switch (*f) {
 		case 'n': get_bytes(&rd, &r->name, RECORD_MAX_NAME); break;
+		case 't': get_bytes(&rd, &r->target, RECORD_MAX_NAME); break;
+		case 'm': r->mode = get_u32(&rd); break;
 		case 'd': get_bytes(&rd, &r->data, RECORD_MAX_DATA); break;
 		case 'u': r->u = get_u64(&rd); break;
 		case 'v': r->v = get_u64(&rd); break;
@@ -357,6 +382,8 @@ static void format_fields(struct text *t, const struct record *r)
 	for (const char *f = layout[r->kind]; *f; f++) {
 		switch (*f) {
 		case 'n': text_append(t, " ", 1); quote(t, &r->name); break;
+		case 't': text_append(t, " to ", 4); quote(t, &r->target); break;
+		case 'm': text_printf(t, " mode %04o", (unsigned)r->mode); break;
 		case 'd': text_append(t, " ", 1); quote(t, &r->data); break;
 		case 'u': text_printf(t, " %llu", (unsigned long long)r->u); break;
 		case 'v': text_printf(t, " %llu", (unsigned long long)r->v); break;

@@ -8,6 +8,7 @@
  *
  *   record = version:u8 kind:u8 session:u64 seq:u64 time_ns:i64 pid:u32 field*
  *   field  = u64 or i64 (8 bytes) | bytes = length:u32 data[length] | hash[32]
+ *          | mode:u32
  *
  * Which fields a kind has, in order, is the table in record.c (the letters
  * in the list below).  Decoding checks every length against what is left
@@ -61,6 +62,18 @@ enum record_kind {
 	RECORD_TICKET_RELEASE, /* q u f: the owner closed file q (f: the kind) */
 	RECORD_TICKET_CANCEL,  /* w: the wait of ticket w ended (a signal) */
 	RECORD_TICKET_HELD,    /* w q u f v i j: snapshot: ticket w of session v, granted or queued */
+	/* The file kinds (files.h) address a node by its id (q), or a name (n)
+	 * in a directory (u).  A live FILE_CREATE carries 0: the new node's id
+	 * is the record's position; a snapshot's carries the id it had. */
+	RECORD_FILE_CREATE,    /* u n v m q: in directory u, name, type v (files.h), mode */
+	RECORD_FILE_WRITE,     /* u d q: data at offset u */
+	RECORD_FILE_APPEND,    /* d q: data at the end */
+	RECORD_FILE_REPLACE,   /* d q: the content becomes data (an O_TRUNC and its first write) */
+	RECORD_FILE_TRUNCATE,  /* u q: to size u */
+	RECORD_FILE_RENAME,    /* u n v t i: name in u to target in v, flags i */
+	RECORD_FILE_UNLINK,    /* u n */
+	RECORD_FILE_RMDIR,     /* u n */
+	RECORD_FILE_SETATTR,   /* v m j q: what v sets (files.h): mode, mtime j */
 	RECORD_KIND_END
 };
 
@@ -82,10 +95,12 @@ struct record {
 	int64_t time_ns;   /* the proposer's wall clock */
 	uint32_t pid;      /* the client whose operation it is, 0 if none */
 	struct record_bytes name;
+	struct record_bytes target; /* a rename's new name */
 	struct record_bytes data;
 	uint64_t queue;    /* the queue kinds: the id of their queue; tickets: their file */
 	uint64_t ticket;   /* a ticket's number: the position of the record that asked */
 	uint64_t flags;    /* a ticket record's RECORD_TICKET_* */
+	uint32_t mode;     /* a file's permission bits */
 	uint64_t u, v;
 	int64_t i, j;
 	uint8_t hash[RECORD_HASH_BYTES];

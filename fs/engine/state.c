@@ -37,10 +37,11 @@ struct state *state_new(FILE *console)
 	st->queues = queues_new(QUEUES_DEFAULT_CAPACITY);
 	st->shop = shop_new();
 	st->tickets = tickets_new();
+	st->files = files_new();
 	st->users = shop_users_new(NULL, NULL);
 	st->queue_capacity = QUEUES_DEFAULT_CAPACITY;
 	if (!st->machine.cells || !st->evlog || !st->queues || !st->shop || !st->tickets ||
-	    !st->users || rwlock_init(&st->lock))
+	    !st->files || !st->users || rwlock_init(&st->lock))
 		goto out_free;
 	tickets_observe(st->tickets, state_ticket_left, st);
 	pthread_mutex_init(&st->propose_lock, NULL);
@@ -57,6 +58,7 @@ struct state *state_new(FILE *console)
 
 out_free:
 	shop_users_free(st->users);
+	files_free(st->files);
 	tickets_free(st->tickets);
 	shop_free(st->shop);
 	queues_free(st->queues);
@@ -78,6 +80,7 @@ void state_free(struct state *st)
 	pthread_mutex_destroy(&st->unsettled_lock);
 	rwlock_release(&st->lock);
 	shop_users_free(st->users);
+	files_free(st->files);
 	tickets_free(st->tickets);
 	shop_free(st->shop);
 	queues_free(st->queues);
@@ -699,6 +702,7 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	char hex[STATE_DIGEST_HEX + 1] = "unknown", line[STATE_DIGEST_HEX + 32];
 	struct rwlock_stats ls;
 	struct ticket_stats ts;
+	struct files_stats fst;
 	struct timespec now;
 	uint64_t insn[ISA_OP_COUNT], applied = 0;
 	size_t len = 0, at;
@@ -706,6 +710,7 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	rwlock_read_lock(&st->lock);
 	memcpy(insn, st->insn_count, sizeof(insn));
 	tickets_stats(st->tickets, &ts);
+	files_get_stats(st->files, &fst);
 	rwlock_read_unlock(&st->lock);
 	state_digest(st, &applied, hex);
 	rwlock_get_stats(&st->lock, &ls);
@@ -734,6 +739,10 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	append_stat(buf, size, &len, "tickets_held", ts.held);
 	append_stat(buf, size, &len, "tickets_waiting", ts.waiting);
 	append_stat(buf, size, &len, "tickets_longest_wait_us", longest_ticket_wait_us(&ts));
+	append_stat(buf, size, &len, "files_files", fst.files);
+	append_stat(buf, size, &len, "files_dirs", fst.dirs);
+	append_stat(buf, size, &len, "files_bytes", fst.bytes);
+	append_stat(buf, size, &len, "files_unlinked", fst.unlinked);
 	at = len < size ? len : size;
 	len += (size_t)log_format_stats(st->log, buf + at, size - at);
 	return (int)len;

@@ -25,6 +25,7 @@
 #include <stdio.h>
 
 #include "evlog.h"
+#include "files.h"
 #include "isa.h"
 #include "queue.h"
 
@@ -260,6 +261,79 @@ bool state_ticket_waiting(struct state *st, uint64_t ticket);
  * copied to *holder (its range, mode and pid). */
 bool state_ticket_conflict(struct state *st, const struct state_ticket *t,
 			   struct state_ticket *holder);
+
+/* --- shared files -----------------------------------------------------------
+ *
+ * The tree of mnt/files/ (files.h): nodes by id, FILES_ROOT the top.  Each
+ * change is one record; apply decides (files.h lists its refusals), and a
+ * refusal comes back as the -errno of the call, with nothing changed.  A
+ * change that is plainly refused now (a name that is not valid, a node
+ * that is gone, a write past FILES_MAX_FILE_SIZE) makes no record.  The
+ * changes also return the log's -errno (-ENOSPC, -EIO: nothing changed)
+ * and -ENOMEM; pid is the client, for the record.  The looks run under the
+ * shared lock, pins under the exclusive lock.
+ */
+
+/* Makes an empty file or directory (dir) with mode in directory parent:
+ * 0 and its *id. */
+int state_file_create(struct state *st, uint64_t parent, const char *name, size_t len,
+		      bool dir, uint32_t mode, uint32_t pid, uint64_t *id);
+
+/* Writes len bytes (at most RECORD_MAX_DATA) of data at offset. */
+int state_file_write(struct state *st, uint64_t id, uint64_t offset, const void *data,
+		     size_t len, uint32_t pid);
+
+/* Writes len bytes at the end, wherever it is when applied: 0 and *offset,
+ * where they went. */
+int state_file_append(struct state *st, uint64_t id, const void *data, size_t len,
+		      uint32_t pid, uint64_t *offset);
+
+/* The content becomes exactly data, in one change (files_apply_replace). */
+int state_file_replace(struct state *st, uint64_t id, const void *data, size_t len,
+		       uint32_t pid);
+
+/* Cuts or extends the content to size bytes. */
+int state_file_truncate(struct state *st, uint64_t id, uint64_t size, uint32_t pid);
+
+/* rename(2) of old_name in old_parent to new_name in new_parent; flags 0
+ * or FILES_RENAME_NOREPLACE. */
+int state_file_rename(struct state *st, uint64_t old_parent, const char *old_name,
+		      size_t old_len, uint64_t new_parent, const char *new_name,
+		      size_t new_len, unsigned flags, uint32_t pid);
+
+/* Removes the file, or the empty directory (dir), called name in parent. */
+int state_file_unlink(struct state *st, uint64_t parent, const char *name, size_t len,
+		      bool dir, uint32_t pid);
+
+/* Sets what `what` says (FILES_SET_MODE, FILES_SET_MTIME) of node id. */
+int state_file_setattr(struct state *st, uint64_t id, unsigned what, uint32_t mode,
+		       int64_t mtime_ns, uint32_t pid);
+
+/* The id and attributes (attr may be NULL) of name in parent: 0,
+ * -ENOENT or -ENOTDIR. */
+int state_file_lookup(struct state *st, uint64_t parent, const char *name, size_t len,
+		      uint64_t *id, struct files_attr *attr);
+
+/* The attributes of node id (also pinned and unlinked): 0 or -ENOENT. */
+int state_file_attr(struct state *st, uint64_t id, struct files_attr *attr);
+
+/* Copies up to size bytes from offset into buf, under one shared lock: one
+ * version of the file.  Returns the bytes copied, -ENOENT or -EISDIR. */
+ssize_t state_file_read(struct state *st, uint64_t id, uint64_t offset, void *buf,
+			size_t size);
+
+/* files_readdir under the shared lock: fn must not call the state. */
+int state_file_readdir(struct state *st, uint64_t dir, const char *after_name,
+		       size_t after_len,
+		       int (*fn)(void *arg, const char *name, size_t len, uint64_t id,
+				 enum files_type type),
+		       void *arg);
+
+/* Pins node id while a handle on it is open, so that it stays readable
+ * when unlinked; unpin takes the pin off.  0 or -ENOENT (unpin: -EINVAL
+ * too, for a node without a pin). */
+int state_file_pin(struct state *st, uint64_t id);
+int state_file_unpin(struct state *st, uint64_t id);
 
 /* --- the state as a whole ------------------------------------------------ */
 

@@ -1,5 +1,6 @@
 /* state_priv.h - the inside of struct state, shared by the files of the
- * state module (state.c, apply.c, state_queue.c, state_shop.c); nothing
+ * state module (state.c, apply.c, state_queue.c, state_shop.c,
+ * state_tickets.c, state_files.c); nothing
  * else includes it.
  */
 #ifndef RWFS_STATE_PRIV_H
@@ -8,6 +9,7 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "files.h"
 #include "queues.h"
 #include "record.h"
 #include "rwlock.h"
@@ -48,6 +50,9 @@ struct outcome {
 	/* tickets */
 	uint64_t ticket;              /* a lock: its number */
 	bool queued;                  /* a lock: it waits in the queue */
+	/* files */
+	uint64_t file_id;             /* a create: the new node's id */
+	uint64_t file_offset;         /* an append: where its bytes went */
 };
 
 /* An acknowledgement or return of a held item the log could not take. */
@@ -81,6 +86,7 @@ struct state {
 	struct queues *queues;             /* under lock */
 	struct shop *shop;                 /* under lock */
 	struct tickets *tickets;           /* under lock */
+	struct files *files;               /* under lock; pins under the exclusive lock */
 	struct changes *applying;          /* under lock (exclusive): what apply collects into */
 	struct session sessions[STATE_MAX_SESSIONS]; /* under lock; the first nsessions */
 	size_t nsessions;                  /* under lock */

@@ -25,6 +25,7 @@ static struct record sample(enum record_kind kind)
 		.pid = 4242, .name = { "jobs", 4 }, .data = { binary, sizeof(binary) },
 		.queue = 17, .u = 9, .v = 1ull << 40, .i = -3, .j = INT64_MAX,
 		.ticket = 31, .flags = RECORD_TICKET_POSIX | RECORD_TICKET_WAIT,
+		.target = { "done", 4 }, .mode = 0644,
 	};
 
 	for (int k = 0; k < RECORD_HASH_BYTES; k++)
@@ -56,11 +57,15 @@ static void test_every_kind_round_trips(void **state)
 		assert_int_equal(out.seq, 5);
 		assert_int_equal(out.time_ns, in.time_ns);
 		assert_int_equal(out.pid, 4242);
-		/* every queue kind carries its queue's id, and a ticket its
-		 * file (but a cancel); no other kind does */
+		/* every queue kind carries its queue's id, a ticket its file
+		 * (but a cancel), a file kind its node (but those that name
+		 * it); no other kind does */
 		is_queue = (kind >= RECORD_QUEUE_CREATE && kind <= RECORD_QUEUE_HELD) ||
 			   (kind >= RECORD_TICKET_LOCK && kind <= RECORD_TICKET_HELD &&
-			    kind != RECORD_TICKET_CANCEL);
+			    kind != RECORD_TICKET_CANCEL) ||
+			   (kind >= RECORD_FILE_CREATE && kind <= RECORD_FILE_SETATTR &&
+			    kind != RECORD_FILE_RENAME && kind != RECORD_FILE_UNLINK &&
+			    kind != RECORD_FILE_RMDIR);
 		assert_int_equal(out.queue, is_queue ? 17 : 0);
 		/* what the kind carries comes back byte for byte: encoding the
 		 * decoded record gives the same bytes */
