@@ -115,3 +115,15 @@ unmount "$TEST_TMP/d" || fail "cannot unmount the dead mount"
 start_rwfs d --state="$state"
 assert_eq $'durable\nmore' "$(cat "$F/keep/me")" "after a kill -9"
 assert_eq 4000 "$(wc -l <"$F/log")" "the log after a kill -9"
+
+# tail -f sees appends as they come (it polls: FUSE sends no inotify).
+echo first >"$F/tailed"
+timeout 10 tail -f "$F/tailed" >"$TEST_TMP/tail.out" 2>/dev/null &
+tailer=$!
+echo second >>"$F/tailed"
+wait_until 5 eval 'grep -qx second "$TEST_TMP/tail.out"' || fail "tail -f did not see the first append"
+echo third >>"$F/tailed"
+wait_until 5 eval 'grep -qx third "$TEST_TMP/tail.out"' || fail "tail -f did not see the second append"
+kill "$tailer" 2>/dev/null
+wait "$tailer" 2>/dev/null
+assert_eq $'first\nsecond\nthird' "$(cat "$TEST_TMP/tail.out")" "what tail -f printed"
