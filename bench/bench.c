@@ -5,7 +5,7 @@
  * `key value` pairs for bench/run.sh to pick apart.  No FUSE code here:
  * the same loops run against rwfs, bench/minfuse and tmpfs.  `lock` runs
  * rwfs's struct rwlock and glibc's default pthread_rwlock_t in process.
- * The durability, queue and shop subcommands live in their own files
+ * The durability, queue, shop and files subcommands live in their own files
  * (see bench.h) and are dispatched from main here.
  */
 #include "bench.h"
@@ -532,7 +532,11 @@ static void usage(void)
 		"       bench queue-rt QUEUE SECONDS        push then pop, one thread\n"
 		"       bench redis PORT SECONDS            LPUSH then BRPOP on 127.0.0.1\n"
 		"       bench free-port                     a free TCP port on 127.0.0.1\n"
-		"       bench shop SHOPFILE BUYERS SECONDS UPC   buy 1 and read the reply\n");
+		"       bench shop SHOPFILE BUYERS SECONDS UPC   buy 1 and read the reply\n"
+		"       bench file-read FILE BYTES SECONDS  loop pread(BYTES, offset 0)\n"
+		"       bench file-write FILE BYTES SECONDS loop pwrite(BYTES, offset 0)\n"
+		"       bench append FILE PROCS SECONDS     O_APPEND lines, a process each\n"
+		"       bench flock FILE PROCS SECONDS      flock lock/unlock, a process each\n");
 	exit(2);
 }
 
@@ -610,6 +614,10 @@ static void do_queue_rt(char **a) { cmd_queue_rt(a[0], parse_seconds(a[1])); }
 static void do_redis(char **a) { cmd_redis(a[0], parse_seconds(a[1])); }
 static void do_free_port(char **a) { (void)a; cmd_free_port(); }
 static void do_shop(char **a) { cmd_shop(a[0], parse_count(a[1]), parse_seconds(a[2]), a[3]); }
+static void do_file_read(char **a) { cmd_file_read(a[0], parse_bytes(a[1]), parse_seconds(a[2])); }
+static void do_file_write(char **a) { cmd_file_write(a[0], parse_bytes(a[1]), parse_seconds(a[2])); }
+static void do_append(char **a) { cmd_append(a[0], parse_count(a[1]), parse_seconds(a[2])); }
+static void do_flock(char **a) { cmd_flock(a[0], parse_count(a[1]), parse_seconds(a[2])); }
 
 /* The subcommands of the other parts, with their argument counts. */
 static const struct {
@@ -626,6 +634,10 @@ static const struct {
 	{ "redis", 2, 2, do_redis },
 	{ "free-port", 0, 0, do_free_port },
 	{ "shop", 4, 4, do_shop },
+	{ "file-read", 3, 3, do_file_read },
+	{ "file-write", 3, 3, do_file_write },
+	{ "append", 3, 3, do_append },
+	{ "flock", 3, 3, do_flock },
 };
 
 /* Runs one of other_cmds.  These block on queues, sockets and daemons

@@ -7,6 +7,7 @@
  * durability.c: fdatasync reference, one timed write, waiting for a mount
  * queues.c:     rwfs queues, a named pipe, Redis (a tiny RESP client)
  * shop.c:       buyers on mnt/shop
+ * files.c:      whole-buffer reads and writes, O_APPEND lines, flock pairs
  *
  * Every subcommand prints one line of `key value` pairs for bench/run.sh;
  * a rate is always under the key ops_per_sec.  On any error they die
@@ -18,6 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Prints "bench: MESSAGE" on stderr and exits with status 1. */
@@ -60,5 +62,12 @@ void cmd_free_port(void);
 
 /* shop.c */
 void cmd_shop(const char *path, unsigned buyers, double seconds, const char *upc);
+
+/* files.c */
+size_t parse_bytes(const char *s);  /* a buffer size, 1 byte to 16 MiB */
+void cmd_file_read(const char *path, size_t len, double seconds);
+void cmd_file_write(const char *path, size_t len, double seconds);
+void cmd_append(const char *path, unsigned procs, double seconds);
+void cmd_flock(const char *path, unsigned procs, double seconds);
 
 #endif

@@ -4,7 +4,7 @@
 # a named pipe and Redis.
 #
 # Mounts ./rwfs and bench/minfuse on private temporary mount points, uses a
-# private tmpfs as the third reference, and prints one report in four parts:
+# private tmpfs as the third reference, and prints one report in six parts:
 #
 #   core        registers and ctl against minfuse and tmpfs, the writer's
 #               latency under readers, rwfs's lock against glibc's, memory
@@ -16,6 +16,10 @@
 #               pipe and Redis (when redis-server is installed); the round
 #               trip of one item against bare FUSE requests
 #   shop        purchases/s with 1 and 4 buyers; cat mnt/inventory
+#   files       mnt/files/: pread and pwrite of 4 KiB and 1 MiB against
+#               minfuse and tmpfs; O_APPEND lines from 1 and 4 processes
+#               (then a count of the lines); flock -x pairs, uncontended
+#               and 4 contenders, against the kernel's flock on tmpfs
 #   profile     daemon instructions per register read and write (callgrind,
 #               exact) against minfuse's; needs valgrind
 #
@@ -43,7 +47,7 @@ secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
 ops=${BENCH_OPS:-pread cat pwrite ctl}
 thread_counts=${BENCH_THREADS:-1 2 4}
-parts=${BENCH_PARTS:-core,durability,queues,shop,profile}
+parts=${BENCH_PARTS:-core,durability,queues,shop,files,profile}
 profile_ops=${BENCH_PROFILE_OPS:-5000}
 parts=${parts//,/ }
 journal_records=${BENCH_JOURNAL_RECORDS:-1000000}
@@ -100,11 +104,11 @@ done
 case $rounds in
 '' | 0 | *[!0-9]*) die "BENCH_ROUNDS must be a whole number above 0, not '$rounds'" ;;
 esac
-[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,profile)"
+[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,files,profile)"
 for p in $parts; do
 	case $p in
-	core | durability | queues | shop | profile) ;;
-	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop profile)" ;;
+	core | durability | queues | shop | files | profile) ;;
+	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop files profile)" ;;
 	esac
 done
 case $profile_ops in
@@ -124,7 +128,8 @@ if stale bench/minfuse bench/minfuse.c; then
 		$(pkg-config --libs fuse3) -lpthread -o bench/minfuse ||
 		die "cannot build bench/minfuse"
 fi
-bench_src=(bench/bench.c bench/durability.c bench/queues.c bench/shop.c fs/engine/rwlock.c)
+bench_src=(bench/bench.c bench/durability.c bench/queues.c bench/shop.c bench/files.c
+	fs/engine/rwlock.c)
 if stale bench/bench "${bench_src[@]}" bench/bench.h fs/engine/rwlock.h; then
 	# shellcheck disable=SC2086
 	cc $cflags -Ifs/engine "${bench_src[@]}" -lpthread -o bench/bench ||
@@ -445,12 +450,27 @@ echo "each ops/s figure: median of $rounds runs of $round_secs s, the things com
 echo "run spread: the middle half of the ratios of back-to-back runs"
 echo "scratch directory (every rwfs state directory): $(fs_type "$tmp")"
 
+# The tmpfs reference at $ref, mounted once for the parts that use it;
+# ref_desc says what it is.
+ref_desc=
+mount_ref() {
+	[ -n "$ref_desc" ] && return 0
+	if mount -t tmpfs -o size=64m,mode=0700 rwfs-bench "$ref" 2>/dev/null; then
+		ref_mounted=1
+		ref_desc="tmpfs mounted at a private directory"
+	else
+		ref=$(mktemp -d /dev/shm/rwfs-bench.XXXXXX) || die "no tmpfs available"
+		ref_shm=1
+		ref_desc="/dev/shm (could not mount a private tmpfs)"
+	fi
+}
+
 # ---- core: registers and ctl against minfuse and tmpfs ---------------------
 
 core_min_pread1=  # minfuse pread, 1 thread: the bare FUSE read (queues part)
 
 run_core() {
-	local mnt_rwfs=$tmp/rwfs rwfs_note ref_desc op t f_rwfs f_ref i out r m s p
+	local mnt_rwfs=$tmp/rwfs rwfs_note op t f_rwfs f_ref i out r m s p
 	local min_pread_pct='' min_pwrite_pct='' rs ms ss ps
 	local pread_ratios=() pwrite_ratios=()
 	local wl_rwfs wl_min fs line wait_max_us lk l rss_kib hwm_kib rwfs_pid
@@ -467,14 +487,7 @@ run_core() {
 	fi
 	rwfs_pid=${fs_pid[rwfs]}
 
-	if mount -t tmpfs -o size=16m,mode=0700 rwfs-bench "$ref" 2>/dev/null; then
-		ref_mounted=1
-		ref_desc="tmpfs mounted at a private directory"
-	else
-		ref=$(mktemp -d /dev/shm/rwfs-bench.XXXXXX) || die "no tmpfs available"
-		ref_shm=1
-		ref_desc="/dev/shm (could not mount a private tmpfs)"
-	fi
+	mount_ref
 	# The ctl reference must not be named ctl: bench then uses pwrite at 0.
 	for f in A B R; do
 		printf '0\n' >"$ref/$f" || die "cannot write $ref/$f"
@@ -908,6 +921,133 @@ run_shop() {
 	stop_fs shop
 }
 
+# ---- files: shared files, appends and flock -----------------------------------
+
+f_r4() { run_bench file-read "$tmp/shared/files/f" 4096 "$round_secs"; }
+f_r4_tmp() { run_bench file-read "$ref/f" 4096 "$round_secs"; }
+f_w4() { run_bench file-write "$tmp/shared/files/f" 4096 "$round_secs"; }
+f_w4_min() { run_bench file-write "$mnt_min/f" 4096 "$round_secs"; }
+f_w4_tmp() { run_bench file-write "$ref/f" 4096 "$round_secs"; }
+f_r1m() { run_bench file-read "$tmp/shared/files/f" 1048576 "$round_secs"; }
+f_r1m_tmp() { run_bench file-read "$ref/f" 1048576 "$round_secs"; }
+f_w1m() { run_bench file-write "$tmp/shared/files/f" 1048576 "$round_secs"; }
+f_w1m_min() { run_bench file-write "$mnt_min/f" 1048576 "$round_secs"; }
+f_w1m_tmp() { run_bench file-write "$ref/f" 1048576 "$round_secs"; }
+f_app1() { append_run "$tmp/shared/files/log" 1; }
+f_app4() { append_run "$tmp/shared/files/log" 4; }
+f_app1_tmp() { append_run "$ref/log" 1; }
+f_app4_tmp() { append_run "$ref/log" 4; }
+f_lock1() { run_bench flock "$tmp/shared/files/lockf" 1 "$round_secs"; }
+f_lock4() { run_bench flock "$tmp/shared/files/lockf" 4 "$round_secs"; }
+f_lock1_tmp() { run_bench flock "$ref/lockf" 1 "$round_secs"; }
+f_lock4_tmp() { run_bench flock "$ref/lockf" 4 "$round_secs"; }
+
+# Appends from $2 processes to a fresh file $1 for one run, then counts
+# the file's lines, well-formed ("P SEQ") and not, and removes it: so no
+# run's file comes near rwfs's bound of 16 MiB a file.
+append_run() {
+	local file=$1 procs=$2 out counted
+	out=$(run_bench append "$file" "$procs" "$round_secs") || exit 1
+	counted=$(awk '/^[0-9]+ [0-9]+$/ { good++ }
+		END { printf "file_lines %d bad_lines %d", good, NR - good }' "$file") ||
+		die "cannot read $file"
+	rm -f "$file" || die "cannot remove $file"
+	printf '%s %s\n' "$out" "$counted"
+}
+
+# A row of the read and write table: operation, file system, series,
+# bytes per operation; a reference row names rwfs's series last.
+files_row() {
+	local op=$1 fs=$2 ser=$3 bytes=$4 base=${5:-} r mb ratio_col=- spread=-
+	r=$(med "$ser")
+	mb=$(awk -v r="$r" -v b="$bytes" 'BEGIN { printf "%.1f", r * b / 1e6 }')
+	if [ -n "$base" ]; then
+		ratio_col="$(pct "$(med "$base")" "$r")%"
+		# shellcheck disable=SC2046 # one ratio a word
+		spread=$(quartiles $(round_pcts "$base" "$ser"))
+	fi
+	printf '%-12s %-8s %10.0f %10s %10s %11s\n' "$op" "$fs" "$r" "$mb" "$ratio_col" "$spread"
+}
+
+# A row of the append and flock tables: processes, rwfs's and tmpfs's series.
+procs_row() {
+	local procs=$1 ser=$2 base=$3 r t
+	r=$(med "$ser") t=$(med "$base")
+	# shellcheck disable=SC2046
+	printf '%-10s %12.0f %12s %12.0f %12s %10s%% %11s\n' "$procs" "$r" "$(us_per "$procs" "$r")" \
+		"$t" "$(us_per "$procs" "$t")" "$(pct "$r" "$t")" "$(quartiles $(round_pcts "$ser" "$base"))"
+}
+
+run_files() {
+	local mnt=$tmp/shared/files file row what s bytes written found bad runs
+
+	mount_ref
+	mkdir "$tmp/state-files" || die "cannot make $tmp/state-files"
+	start_fs shared /dev/null "$root/rwfs" -f --quiet --state="$tmp/state-files" ||
+		die "rwfs did not mount for the files: $(fs_err shared)"
+	[ -d "$mnt" ] || die "rwfs has no files/ directory"
+	# The reads need a file of 1 MiB; the 4 KiB writes leave it that long.
+	for file in "$mnt/f" "$ref/f"; do
+		run_bench file-write "$file" 1048576 0.01 >/dev/null
+	done
+
+	echo
+	echo "== files: shared files, appends and flock =="
+	echo "pread/pwrite of one page-aligned buffer, whole, at offset 0, 1 thread, on rwfs" \
+		"mnt/files/f (default options,"
+	echo "its own state directory; each write is one journal record), bench/minfuse f and" \
+		"$ref_desc;"
+	echo "rwfs/this: rwfs's ops/s over this row's; MB = 10^6 bytes"
+	echo
+	alternate f_r4 f_r4_tmp f_w4 f_w4_min f_w4_tmp f_r1m f_r1m_tmp f_w1m f_w1m_min f_w1m_tmp
+	printf '%-12s %-8s %10s %10s %10s %11s\n' operation fs ops/s MB/s "rwfs/this" "run spread"
+	for row in "4_KiB 4 4096" "1_MiB 1m 1048576"; do
+		read -r what s bytes <<<"$row"
+		files_row "read ${what/_/ }" rwfs "f_r$s" "$bytes"
+		printf '%-12s %-8s %s\n' "" minfuse "no figure: its f reads \"0\\n\" (2 bytes) whatever is asked"
+		files_row "" tmpfs "f_r${s}_tmp" "$bytes" "f_r$s"
+		files_row "write ${what/_/ }" rwfs "f_w$s" "$bytes"
+		files_row "" minfuse "f_w${s}_min" "$bytes" "f_w$s"
+		files_row "" tmpfs "f_w${s}_tmp" "$bytes" "f_w$s"
+	done
+	echo "(minfuse takes a write of 1 MiB in one request, as rwfs does: both have max_write 1 MiB)"
+
+	echo
+	printf '%s\n' 'O_APPEND write() of one line "P SEQ\n" a call, each process its own open file,' \
+		'a fresh file each run: rwfs mnt/files/log against tmpfs; us: one process'"'"'s wait'
+	echo
+	alternate f_app1 f_app4 f_app1_tmp f_app4_tmp
+	printf '%-10s %12s %12s %12s %12s %11s %11s\n' processes "rwfs lines/s" "rwfs us" \
+		"tmpfs lines/s" "tmpfs us" rwfs/tmpfs "run spread"
+	procs_row 1 f_app1 f_app1_tmp
+	procs_row 4 f_app4 f_app4_tmp
+	written=$(($(sum_field lines f_app1) + $(sum_field lines f_app4) + $(field lines "$warm_line")))
+	found=$(($(sum_field file_lines f_app1) + $(sum_field file_lines f_app4) +
+		$(field file_lines "$warm_line")))
+	bad=$(($(sum_field bad_lines f_app1) + $(sum_field bad_lines f_app4) +
+		$(field bad_lines "$warm_line")))
+	runs=$((2 * rounds + 1))
+	if [ "$found" = "$written" ] && [ "$bad" = 0 ]; then
+		echo "append check: the rwfs files held $found well-formed lines over $runs runs," \
+			"the number written"
+	else
+		echo "append check: MISMATCH: $written lines written in $runs runs, the rwfs files" \
+			"held $found well-formed lines and $bad others"
+	fi
+
+	echo
+	echo "flock(LOCK_EX) then flock(LOCK_UN), each process its own open file: rwfs" \
+		"mnt/files/lockf (the daemon grants"
+	echo "each request and unlock, one record each) against the kernel's flock on a tmpfs file"
+	echo
+	alternate f_lock1 f_lock4 f_lock1_tmp f_lock4_tmp
+	printf '%-10s %12s %12s %12s %12s %11s %11s\n' contenders "rwfs pairs/s" "rwfs us" \
+		"tmpfs pairs/s" "tmpfs us" rwfs/tmpfs "run spread"
+	procs_row 1 f_lock1 f_lock1_tmp
+	procs_row 4 f_lock4 f_lock4_tmp
+	stop_fs shared
+}
+
 # ---- profile: daemon instructions per request --------------------------------
 
 # The instructions (Ir) daemon NAME ran, under callgrind, while a client
@@ -968,7 +1108,7 @@ run_profile() {
 		die "bench/minfuse did not mount again: $(fs_err minfuse)"
 }
 
-for p in core durability queues shop profile; do
+for p in core durability queues shop files profile; do
 	has_part "$p" && "run_$p"
 done
 
