@@ -65,26 +65,6 @@ assert_eq 4000 "$(wc -l <"$F/log")" "lines appended"
 assert_eq 4000 "$(grep -cE '^[1-8] [0-9]+$' "$F/log")" "whole lines"
 assert_eq 4000 "$(sort -u "$F/log" | wc -l)" "distinct lines"
 
-# a reader never sees anything but one of the two contents: one read()
-# returns one version
-short=short
-long=$(printf 'long%.0s' $(seq 200))
-echo "$short" >"$F/flip"
-(for k in $(seq 300); do echo "$long" >"$F/flip"; echo "$short" >"$F/flip"; done) &
-writer=$!
-"$PYTHON" - "$F/flip" "$short" "$long" <<'PY' || fail "a reader saw a partial replacement"
-import sys, os
-path, a, b = sys.argv[1], (sys.argv[2] + "\n").encode(), (sys.argv[3] + "\n").encode()
-for _ in range(3000):
-    fd = os.open(path, os.O_RDONLY)
-    got = os.read(fd, 1 << 20)
-    os.close(fd)
-    if got not in (a, b):
-        print("saw %r" % got[:80], file=sys.stderr)
-        sys.exit(1)
-PY
-wait "$writer"
-
 # an unlinked open file stays readable through its descriptor
 echo kept >"$F/open"
 got=$("$PYTHON" -c '

@@ -48,7 +48,15 @@ flock -w 0.3 -x "$D/A" true && fail "flock -w got a held file"
 took=$((($(date +%s%N) - start) / 1000000))
 ((took >= 250 && took < 1500)) || fail "flock -w 0.3 took $took ms"
 assert_eq 0 "$(MNT=$D stat_value tickets_waiting)" "tickets_waiting after the timeout"
+# A request parked behind the holder keeps no other client waiting: the
+# file reads and writes at once (the lock is advisory).
+flock -x "$D/A" true &
+waiter=$!
+wait_until 5 eval '[[ "$(MNT=$D stat_value tickets_waiting)" == 1 ]]' || fail "no request waiting"
+assert_eq 0 "$(timeout 2 cat "$D/A")" "a read of A while a lock request waits"
+timeout 2 sh -c "echo 0 > '$D/A'" || fail "a write of A while a lock request waits"
 wait "$holder" || fail "the holder failed"
+wait "$waiter" || fail "the waiting request failed"
 flock -n -x "$D/A" true || fail "flock -n after the holder ended"
 assert_eq 0 "$(MNT=$D stat_value tickets_held)" "tickets_held after the holder ended"
 grep -qE ' \(flock\) flock A exclusive -> interrupted$' "$TEST_TMP/d.log" ||

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One read, one version: 100,000 reads of a shared file while a writer
+# alternates two contents of different lengths with `echo >` (each an
+# open with O_TRUNC and one write): every read() returns one whole
+# version, never an empty or a half-written file, and both are seen.
+. "$(dirname "$0")/lib.sh"
+
+F=$MNT/files
+short=short
+long=$(printf 'long%.0s' $(seq 200))
+echo "$short" >"$F/flip"
+(while :; do echo "$long" >"$F/flip"; echo "$short" >"$F/flip"; done) &
+writer=$!
+timeout 50 "$PYTHON" - "$F/flip" "$short" "$long" <<'PY'
+import sys, os
+path, a, b = sys.argv[1], (sys.argv[2] + "\n").encode(), (sys.argv[3] + "\n").encode()
+seen = {a: 0, b: 0}
+fd = os.open(path, os.O_RDONLY)
+for _ in range(100000):
+    got = os.pread(fd, 1 << 20, 0)
+    if got not in seen:
+        sys.exit("saw %r" % got[:80])
+    seen[got] += 1
+os.close(fd)
+if not seen[a] or not seen[b]:
+    sys.exit("the writer never got in: %r" % list(seen.values()))
+PY
+status=$?
+kill "$writer"
+wait "$writer" 2>/dev/null
+((status == 0)) || fail "a reader saw something else than the two versions"
+
