@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "engine/queues.h"
@@ -30,6 +32,8 @@
 #define RWFS_VERSION "0.1.0"
 
 #define DEFAULT_STATE "rwfs.state"
+#define BUSY_TRIES 40       /* a busy state directory is asked again this often, */
+#define BUSY_WAIT_US 50000  /* this long apart: 2 s in all */
 
 struct options {
 	unsigned memory;
@@ -139,6 +143,22 @@ static int parse_sync(const char *name, enum log_file_sync *out)
  * run's session.  The default directory is made on first use; one given
  * with --state must exist, so that a mistyped path is not silently a new,
  * empty state. */
+/* Opens the state directory's log.  A daemon that was just unmounted may
+ * still hold its lock for a moment, saving as it exits (fusermount3 -u
+ * returns before it has), so a busy directory is asked again for a while
+ * before it is reported. */
+static int open_log(const struct log_file_options *lo, struct log **log, char *msg,
+		    size_t size)
+{
+	int ret = log_file_open(lo, log, msg, size);
+
+	for (int tries = 0; ret == -EBUSY && tries < BUSY_TRIES; tries++) {
+		usleep(BUSY_WAIT_US);
+		ret = log_file_open(lo, log, msg, size);
+	}
+	return ret;
+}
+
 static int open_state(const struct options *opts, enum log_file_sync sync, struct state *st)
 {
 	struct log_file_options lo = {
@@ -158,7 +178,7 @@ static int open_state(const struct options *opts, enum log_file_sync sync, struc
 			strerror(errno));
 		return -1;
 	}
-	ret = log_file_open(&lo, &log, msg, sizeof(msg));
+	ret = open_log(&lo, &log, msg, sizeof(msg));
 	if (!ret)
 		ret = state_attach_log(st, log, msg, sizeof(msg));
 	/* A session number no earlier run used: its start, in ns. */
@@ -378,6 +398,16 @@ out_fs:
 	return ret;
 }
 
+/* A core dump of the daemon would hold live tokens and what clients sent
+ * (passwords among it): there is none. */
+static void forbid_core_dumps(void)
+{
+	struct rlimit none = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &none);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -391,6 +421,7 @@ int main(int argc, char *argv[])
 	struct state *st = NULL;
 	int ret = 2;
 
+	forbid_core_dumps();
 	if (fuse_opt_parse(&args, &opts, option_spec, option_filter) != 0) {
 		usage(stderr, argv[0]);
 		goto out;
