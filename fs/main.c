@@ -44,6 +44,9 @@ struct options {
 	int recover;
 	int dump;
 	unsigned queue_capacity;
+	char *memory_arg;         /* the numbers as given, checked by parse_numbers */
+	char *compact_size_arg;
+	char *queue_capacity_arg;
 	char *users;
 	char *inventory;
 	int asked;             /* -h or -V: no mount point needed */
@@ -51,14 +54,14 @@ struct options {
 };
 
 static const struct fuse_opt option_spec[] = {
-	{ "--memory=%u", offsetof(struct options, memory), 0 },
+	{ "--memory=%s", offsetof(struct options, memory_arg), 0 },
 	{ "--quiet", offsetof(struct options, quiet), 1 },
 	{ "--state=%s", offsetof(struct options, state), 0 },
 	{ "--sync=%s", offsetof(struct options, sync), 0 },
-	{ "--compact-size=%lu", offsetof(struct options, compact_size), 0 },
+	{ "--compact-size=%s", offsetof(struct options, compact_size_arg), 0 },
 	{ "--recover", offsetof(struct options, recover), 1 },
 	{ "--dump", offsetof(struct options, dump), 1 },
-	{ "--queue-capacity=%u", offsetof(struct options, queue_capacity), 0 },
+	{ "--queue-capacity=%s", offsetof(struct options, queue_capacity_arg), 0 },
 	{ "--users=%s", offsetof(struct options, users), 0 },
 	{ "--inventory=%s", offsetof(struct options, inventory), 0 },
 	FUSE_OPT_END
@@ -398,6 +401,44 @@ out_fs:
 	return ret;
 }
 
+/* The number option name was given (arg; NULL: not given, *out kept) as a
+ * whole decimal number min..max and nothing else: "12abc" and "1k" are
+ * refused, with one line.  0 or -1. */
+static int number_option(const char *name, const char *arg, unsigned long long min,
+			 unsigned long long max, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!arg)
+		return 0;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (*arg < '0' || *arg > '9' || *end || errno || v < min || v > max) {
+		fprintf(stderr, "rwfs: %s must be a whole number %llu..%llu, not '%s'\n", name, min,
+			max, arg);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int parse_numbers(struct options *o)
+{
+	unsigned long long memory = o->memory, compact = o->compact_size,
+			   capacity = o->queue_capacity;
+
+	if (number_option("--memory", o->memory_arg, 1, STATE_MAX_CELLS, &memory) ||
+	    number_option("--compact-size", o->compact_size_arg, 1, ULONG_MAX, &compact) ||
+	    number_option("--queue-capacity", o->queue_capacity_arg, 1, QUEUES_MAX_CAPACITY,
+			  &capacity))
+		return -1;
+	o->memory = (unsigned)memory;
+	o->compact_size = (unsigned long)compact;
+	o->queue_capacity = (unsigned)capacity;
+	return 0;
+}
+
 /* A core dump of the daemon would hold live tokens and what clients sent
  * (passwords among it): there is none. */
 static void forbid_core_dumps(void)
@@ -467,16 +508,10 @@ int main(int argc, char *argv[])
 		usage(stderr, argv[0]);
 		goto out;
 	}
-	if (opts.memory == 0 || opts.memory > STATE_MAX_CELLS) {
-		fprintf(stderr, "rwfs: --memory must be 1..%u\n", STATE_MAX_CELLS);
+	if (parse_numbers(&opts) != 0)
 		goto out;
-	}
 	if (opts.sync && parse_sync(opts.sync, &sync) != 0)
 		goto out;
-	if (!queues_capacity_valid(opts.queue_capacity)) {
-		fprintf(stderr, "rwfs: --queue-capacity must be 1..%d\n", QUEUES_MAX_CAPACITY);
-		goto out;
-	}
 	ret = 1;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	st = state_new(cmd.foreground && !opts.quiet ? stdout : NULL);
@@ -495,6 +530,9 @@ out:
 	free(opts.sync);
 	free(opts.users);
 	free(opts.inventory);
+	free(opts.memory_arg);
+	free(opts.compact_size_arg);
+	free(opts.queue_capacity_arg);
 	free(cmd.mountpoint);
 	fuse_opt_free_args(&args);
 	return ret;

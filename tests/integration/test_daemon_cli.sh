@@ -58,3 +58,15 @@ run_rwfs "$MNT"
 one_line_error "an already mounted mount point (background)"
 assert_eq 1 "$(awk -v d="$MNT" '$2 == d' /proc/self/mounts | wc -l)" "mounts on $MNT"
 assert_bytes "$MNT/A" $'0\n'
+
+# Numbers are whole decimal numbers in range, nothing around them: the bad
+# ones are one line naming the option, status 2, and nothing mounted.
+for bad in --memory=12abc --memory=abc --memory=0 --memory=-1 --compact-size=1k \
+	--compact-size= --queue-capacity=x --queue-capacity=100001; do
+	mkdir -p "$TEST_TMP/m"
+	run_rwfs -f "$bad" "$TEST_TMP/m"
+	assert_eq 2 "$STATUS" "exit status of $bad"
+	assert_eq 1 "$(printf '%s\n' "$ERR" | wc -l)" "stderr lines of $bad ($ERR)"
+	assert_contains "$ERR" "${bad%%=*} must be a whole number" "stderr of $bad"
+	! is_mounted "$TEST_TMP/m" || fail "$bad mounted"
+done
