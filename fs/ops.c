@@ -428,14 +428,22 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 }
 
-static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+/* unlink and rmdir: the parent's class removes name, or EPERM. */
+static void remove_child(fuse_req_t req, fuse_ino_t parent, const char *name, bool is_dir)
 {
 	struct rwfs *fs = fs_of(req);
 	struct node *dir = node_get(fs->nodes, parent);
-	int ret = dir && dir->class->unlink ? dir->class->unlink(req, dir, name) : -EPERM;
+	int (*remove)(fuse_req_t, struct node *, const char *) =
+		!dir ? NULL : is_dir ? dir->class->rmdir : dir->class->unlink;
+	int ret = remove ? remove(req, dir, name) : -EPERM;
 
 	node_put(fs->nodes, dir);
 	fuse_reply_err(req, -ret);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_child(req, parent, name, false);
 }
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -457,12 +465,7 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct rwfs *fs = fs_of(req);
-	struct node *dir = node_get(fs->nodes, parent);
-	int ret = dir && dir->class->rmdir ? dir->class->rmdir(req, dir, name) : -EPERM;
-
-	node_put(fs->nodes, dir);
-	fuse_reply_err(req, -ret);
+	remove_child(req, parent, name, true);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -14,25 +14,9 @@
 
 #include <cmocka.h>
 
-#include "../../fs/log/memory.h"
 #include "state.h"
 
-static struct state *begun(uint64_t session, struct log *log)
-{
-	struct state *st = state_new(NULL);
-	char msg[160];
-
-	assert_non_null(st);
-	if (log)
-		assert_int_equal(state_attach_log(st, log, msg, sizeof(msg)), 0);
-	assert_int_equal(state_begin(st, session, 16, msg, sizeof(msg)), 0);
-	return st;
-}
-
-static size_t records(struct state *st)
-{
-	return log_memory_count(state_log(st));
-}
+#include "begun.h"
 
 /* The content of id as a NUL-terminated string in buf. */
 static const char *content(struct state *st, uint64_t id, char *buf, size_t size)

@@ -14,8 +14,9 @@
 
 #include <cmocka.h>
 
-#include "../../fs/log/memory.h"
 #include "state.h"
+
+#include "begun.h"
 
 #define FILE_A 2
 
@@ -32,27 +33,10 @@ static void observe(void *arg, const struct state_ticket_event *e)
 		s->events[s->count++] = *e;
 }
 
-static struct state *begun(uint64_t session, struct log *log)
-{
-	struct state *st = state_new(NULL);
-	char msg[160];
-
-	assert_non_null(st);
-	if (log)
-		assert_int_equal(state_attach_log(st, log, msg, sizeof(msg)), 0);
-	assert_int_equal(state_begin(st, session, 16, msg, sizeof(msg)), 0);
-	return st;
-}
-
 static struct state_ticket flock_of(uint64_t owner, bool exclusive)
 {
 	return (struct state_ticket){ .file = FILE_A, .exclusive = exclusive, .owner = owner,
 				      .pid = 100 + (uint32_t)owner };
-}
-
-static size_t records(struct state *st)
-{
-	return log_memory_count(state_log(st));
 }
 
 static void test_a_wait_ends_in_a_grant_the_observer_tells(void **state)
