@@ -62,6 +62,10 @@ assert_eq 0 "$(MNT=$D stat_value tickets_held)" "tickets_held after the holder e
 grep -qE ' \(flock\) flock A exclusive -> interrupted$' "$TEST_TMP/d.log" ||
 	fail "no interrupted line in the event log"
 grep -qE ' \(flock\) flock A exclusive -> busy$' "$TEST_TMP/d.log" || fail "no busy line in the event log"
+grep -qE ' \(flock\) flock A exclusive -> granted after [0-9.]+ ms$' "$TEST_TMP/d.log" ||
+	fail "no grant with its wait in the event log"
+wait_us=$(MNT=$D stat_value tickets_longest_wait_us)
+((wait_us >= 100000)) || fail "tickets_longest_wait_us $wait_us after a wait of about 2 s"
 grep -qE ' flock A unlock -> released at close$' "$TEST_TMP/d.log" || fail "no release line in the event log"
 
 # Tickets on a queue too; a holder killed with -9 lets go.
