@@ -39,6 +39,7 @@ struct throttle_slot {
 	unsigned failures;            /* failed logins in a row */
 	unsigned inflight;            /* password checks running now */
 	uint64_t locked_until;        /* ms of the clock */
+	uint64_t kept_until;          /* ms of the clock: not evicted before */
 	uint64_t used;                /* tick of the last use: eviction order */
 };
 
@@ -54,6 +55,8 @@ struct shop_users {
 	pthread_cond_t throttle_done;                  /* a check finished */
 	struct throttle_slot throttle[THROTTLE_SLOTS]; /* under throttle_lock */
 	uint64_t tick;                                 /* under throttle_lock */
+
+	struct shop_login_stats stats; /* atomic counters */
 };
 
 static uint64_t monotonic_ms(void *arg)
@@ -298,14 +301,39 @@ int shop_users_load(struct shop_users *users, const char *path, char *msg, size_
 	return ret;
 }
 
+/* --- the counters ------------------------------------------------------- */
+
+static void count(uint64_t *counter)
+{
+	__atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+}
+
+void shop_users_stats(struct shop_users *users, struct shop_login_stats *out)
+{
+	out->ok = __atomic_load_n(&users->stats.ok, __ATOMIC_RELAXED);
+	out->failed = __atomic_load_n(&users->stats.failed, __ATOMIC_RELAXED);
+	out->throttled = __atomic_load_n(&users->stats.throttled, __ATOMIC_RELAXED);
+}
+
 /* --- the throttle ------------------------------------------------------- */
 
-/* The slot of user, taking a free one or the least recently used idle one
- * when it has none.  -1 when every slot has a check running (a flood; the
- * login is refused rather than left unthrottled).  Needs throttle_lock. */
-static int throttle_slot(struct shop_users *users, const char *user, bool create)
+/* Whether slot t may be given to another name: no check of its name runs,
+ * and its failures were long enough ago.  Evicting a name that is locked
+ * out, or close to it, would give its guesser the free failures again. */
+static bool evictable(const struct throttle_slot *t, uint64_t now)
+{
+	return t->inflight == 0 && now >= t->kept_until;
+}
+
+/* The slot of user, taking a free one or the least recently used
+ * evictable one when it has none.  -1 when there is none to take (a flood
+ * of names: the login is refused rather than left unthrottled), with
+ * *wait_ms until the first slot can be taken.  Needs throttle_lock. */
+static int throttle_slot(struct shop_users *users, const char *user, bool create,
+			 uint64_t now, uint64_t *wait_ms)
 {
 	int free_slot = -1, oldest = -1, victim;
+	uint64_t soonest = UINT64_MAX;
 
 	for (int i = 0; i < THROTTLE_SLOTS; i++) {
 		const struct throttle_slot *t = &users->throttle[i];
@@ -317,12 +345,19 @@ static int throttle_slot(struct shop_users *users, const char *user, bool create
 		}
 		if (strcmp(t->user, user) == 0)
 			return i;
-		if (t->inflight == 0 && (oldest < 0 || t->used < users->throttle[oldest].used))
+		if (!evictable(t, now)) {
+			if (t->inflight == 0 && t->kept_until < soonest)
+				soonest = t->kept_until;
+			continue;
+		}
+		if (oldest < 0 || t->used < users->throttle[oldest].used)
 			oldest = i;
 	}
 	victim = free_slot >= 0 ? free_slot : oldest;
-	if (!create || victim < 0)
+	if (!create || victim < 0) {
+		*wait_ms = soonest == UINT64_MAX ? 1000 : soonest - now;
 		return -1;
+	}
 	users->throttle[victim] = (struct throttle_slot){ .used = 0 };
 	snprintf(users->throttle[victim].user, sizeof(users->throttle[victim].user), "%s",
 		 user);
@@ -341,14 +376,13 @@ static int throttle_enter(struct shop_users *users, const char *user, uint64_t *
 
 	pthread_mutex_lock(&users->throttle_lock);
 	for (;;) {
-		slot = throttle_slot(users, user, true);
+		now = users->clock(users->clock_arg);
+		slot = throttle_slot(users, user, true, now, wait_ms);
 		if (slot < 0) {
-			*wait_ms = 1000;
-			ret = -EAGAIN;
+			ret = -ENOBUFS;
 			goto out_unlock;
 		}
 		t = &users->throttle[slot];
-		now = users->clock(users->clock_arg);
 		if (now < t->locked_until) {
 			*wait_ms = t->locked_until - now;
 			ret = -EAGAIN;
@@ -368,22 +402,26 @@ out_unlock:
 /* Counts the outcome of a check that throttle_enter admitted. */
 static void throttle_leave(struct shop_users *users, const char *user, bool ok)
 {
+	uint64_t now, unused, ms;
 	struct throttle_slot *t;
 
 	pthread_mutex_lock(&users->throttle_lock);
+	now = users->clock(users->clock_arg);
 	/* A slot with a check running is never evicted. */
-	t = &users->throttle[throttle_slot(users, user, false)];
+	t = &users->throttle[throttle_slot(users, user, false, now, &unused)];
 	t->inflight--;
 	if (ok) {
 		t->failures = 0;
 		t->locked_until = 0;
-	} else if (++t->failures > SHOP_FREE_FAILURES) {
-		unsigned k = t->failures - SHOP_FREE_FAILURES - 1;
-		uint64_t ms = k >= 16 ? SHOP_MAX_LOCKOUT_MS : 1000ull << k;
+		t->kept_until = 0;
+	} else {
+		if (++t->failures > SHOP_FREE_FAILURES) {
+			unsigned k = t->failures - SHOP_FREE_FAILURES - 1;
 
-		if (ms > SHOP_MAX_LOCKOUT_MS)
-			ms = SHOP_MAX_LOCKOUT_MS;
-		t->locked_until = users->clock(users->clock_arg) + ms;
+			ms = k >= 16 ? SHOP_MAX_LOCKOUT_MS : 1000ull << k;
+			t->locked_until = now + (ms > SHOP_MAX_LOCKOUT_MS ? SHOP_MAX_LOCKOUT_MS : ms);
+		}
+		t->kept_until = (t->locked_until > now ? t->locked_until : now) + SHOP_KEEP_MS;
 	}
 	if (t->failures == 0 && t->inflight == 0)
 		t->user[0] = '\0'; /* nothing to remember */
@@ -401,9 +439,11 @@ int shop_users_check(struct shop_users *users, const char *user, const char *pas
 	uint64_t wait_ms;
 	const char *out;
 	bool ok;
+	int ret;
 
 	/* No request has such a name, and the throttle keeps only valid ones. */
 	if (!shop_valid_user_name(user, strlen(user))) {
+		count(&users->stats.failed);
 		snprintf(reply, size, "error wrong user or password\n");
 		return -EACCES;
 	}
@@ -412,10 +452,14 @@ int shop_users_check(struct shop_users *users, const char *user, const char *pas
 		snprintf(reply, size, "error out of memory\n");
 		return -ENOMEM;
 	}
-	if (throttle_enter(users, user, &wait_ms)) {
+	ret = throttle_enter(users, user, &wait_ms);
+	if (ret) {
 		free(cd);
-		snprintf(reply, size, "error too many failed logins for %s, try again in %llu s\n",
-			 user, (unsigned long long)((wait_ms + 999) / 1000));
+		count(&users->stats.throttled);
+		/* A name refused for want of a slot has no failures of its own. */
+		snprintf(reply, size, "error too many failed logins%s%s, try again in %llu s\n",
+			 ret == -EAGAIN ? " for " : "", ret == -EAGAIN ? user : "",
+			 (unsigned long long)((wait_ms + 999) / 1000));
 		return -EAGAIN;
 	}
 	/* An unknown user costs the same crypt as a known one, so the time
@@ -426,6 +470,7 @@ int shop_users_check(struct shop_users *users, const char *user, const char *pas
 	explicit_bzero(cd, sizeof(*cd));
 	free(cd);
 	throttle_leave(users, user, ok);
+	count(ok ? &users->stats.ok : &users->stats.failed);
 	if (!ok) {
 		snprintf(reply, size, "error wrong user or password\n");
 		return -EACCES;

@@ -14,8 +14,12 @@
  * login resets it.  Names that do not exist are throttled alike.  Beyond
  * the free failures, checks of one name run one at a time (the others
  * wait), so parallel guesses get no more tries than sequential ones.  Kept
- * in memory only, for the last 1024 names seen (least recently used ones
- * are forgotten first).
+ * in memory only, for at most 1024 names.  A name with failures is kept
+ * for SHOP_KEEP_MS after its last failure or the end of its lockout;
+ * only names past that, or with no failures, make room for new ones
+ * (least recently used first), so a flood of other names cannot wipe a
+ * lockout.  When no name can make room, a login of a new name is refused
+ * as if locked out, until one can.
  */
 #ifndef RWFS_SHOP_USERS_H
 #define RWFS_SHOP_USERS_H
@@ -26,6 +30,14 @@
 
 #define SHOP_FREE_FAILURES 3
 #define SHOP_MAX_LOCKOUT_MS 60000
+#define SHOP_KEEP_MS 60000
+
+/* The outcomes of shop_users_check since the start. */
+struct shop_login_stats {
+	uint64_t ok;        /* right passwords */
+	uint64_t failed;    /* wrong user or password */
+	uint64_t throttled; /* refused by the throttle, password not checked */
+};
 
 struct shop_users;
 
@@ -70,11 +82,16 @@ bool shop_users_exists(const struct shop_users *users, const char *name);
  * ""), or -EACCES (wrong user or password: reply "error wrong user or
  * password", the same for both, and an unknown user costs the same
  * crypt), -EAGAIN (locked out: reply "error too many failed logins for
- * USER, try again in N s", N rounded up; the password is not checked) or
+ * USER, try again in N s", N rounded up; or, when the throttle has no
+ * room for a new name, "error too many failed logins, try again in N s";
+ * the password is not checked) or
  * -ENOMEM ("error out of memory"), with the reply line, newline included,
  * in reply.  May block: crypt, and waiting for another check of the same
  * name (see Throttling).  Needs no lock. */
 int shop_users_check(struct shop_users *users, const char *user, const char *password,
 		     char *reply, size_t size);
+
+/* The counters of shop_users_check's outcomes.  Needs no lock. */
+void shop_users_stats(struct shop_users *users, struct shop_login_stats *out);
 
 #endif

@@ -335,31 +335,87 @@ static void test_throttle(void **state)
 			    "error too many failed logins for mallory, try again in 1 s\n");
 }
 
-/* The table of names is bounded: a flood of names fails as usual, and the
- * most recent names are remembered. */
-static void test_throttle_many_names(void **state)
+/* Users whose unknown names are checked against a cheap hash, so that a
+ * flood of failures runs fast. */
+static struct shop_users *cheap_users(struct fake_clock *clock)
 {
-	struct fake_clock clock = { 0 };
-	struct shop_users *users = shop_users_new(fake_now, &clock);
+	struct shop_users *users = shop_users_new(fake_now, clock);
 	char *hash = make_hash("pw", "$5$rounds=1000$salt$");
+
+	assert_non_null(users);
+	assert_int_equal(shop_users_add(users, "user", hash), 0);
+	free(hash);
+	return users;
+}
+
+/* Fails once for each of n names "PREFIXi"; returns how many were checked
+ * (the others were refused by the throttle). */
+static int fail_names(struct shop_users *users, const char *prefix, int n)
+{
 	char reply[REPLY_SIZE], name[32];
+	int checked = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "%s%d", prefix, i);
+		checked += check(users, name, "x", reply) == -EACCES;
+	}
+	return checked;
+}
+
+/* A flood of failures for other names in the same second cannot make the
+ * throttle forget a name that is locked out, or its free failures. */
+static void test_throttle_flood_keeps_lockout(void **state)
+{
+	struct fake_clock clock = { 1000000 };
+	struct shop_users *users = cheap_users(&clock);
+	char reply[REPLY_SIZE];
 
 	(void)state;
-	/* A cheap hash: unknown names are checked against the first user's. */
-	assert_int_equal(shop_users_add(users, "user", hash), 0);
 	for (int i = 0; i <= SHOP_FREE_FAILURES; i++)
 		assert_int_equal(check(users, "victim", "x", reply), -EACCES);
-	for (int i = 0; i < 1023; i++) {
-		snprintf(name, sizeof(name), "name%d", i);
-		assert_int_equal(check(users, name, "x", reply), -EACCES);
-	}
-	assert_int_equal(check(users, "victim", "x", reply), -EAGAIN);
-	for (int i = 0; i < 2000; i++) {
-		snprintf(name, sizeof(name), "other%d", i);
-		assert_int_equal(check(users, name, "x", reply), -EACCES);
-	}
+	for (int i = 0; i < SHOP_FREE_FAILURES - 1; i++)
+		assert_int_equal(check(users, "near", "x", reply), -EACCES);
+	fail_names(users, "flood", 1100);
+	assert_int_equal(check(users, "victim", "pw", reply), -EAGAIN);
+	assert_string_equal(reply,
+			    "error too many failed logins for victim, try again in 1 s\n");
+	/* near's free failures are still counted: one more locks it out. */
+	assert_int_equal(check(users, "near", "x", reply), -EACCES);
+	assert_int_equal(check(users, "near", "x", reply), -EACCES);
+	assert_int_equal(check(users, "near", "x", reply), -EAGAIN);
+	shop_users_free(users);
+}
+
+/* Memory stays bounded: when every slot holds a name with recent failures,
+ * new names are refused, unchecked, until the oldest may be forgotten;
+ * then they are checked again. */
+static void test_throttle_full_table(void **state)
+{
+	struct fake_clock clock = { 1000000 };
+	struct shop_users *users = cheap_users(&clock);
+	struct shop_login_stats stats;
+	char reply[REPLY_SIZE];
+
+	(void)state;
+	assert_int_equal(fail_names(users, "a", 1024), 1024);
+	clock.now += 1000;
+	assert_int_equal(check(users, "user", "pw", reply), -EAGAIN);
+	assert_string_equal(reply, "error too many failed logins, try again in 59 s\n");
+	assert_int_equal(fail_names(users, "b", 10), 0);
+	/* A name that holds a slot is still checked. */
+	assert_int_equal(check(users, "a7", "x", reply), -EACCES);
+	clock.now += SHOP_KEEP_MS - 1000;
 	assert_int_equal(check(users, "user", "pw", reply), 0);
-	free(hash);
+	assert_int_equal(fail_names(users, "c", 10), 10);
+	/* a7 failed last, so it was kept with its count: its 4th failure
+	 * locks it out. */
+	assert_int_equal(check(users, "a7", "x", reply), -EACCES);
+	assert_int_equal(check(users, "a7", "x", reply), -EACCES);
+	assert_int_equal(check(users, "a7", "x", reply), -EAGAIN);
+	shop_users_stats(users, &stats);
+	assert_int_equal(stats.ok, 1);
+	assert_int_equal(stats.failed, 1024 + 1 + 10 + 2);
+	assert_int_equal(stats.throttled, 1 + 10 + 1);
 	shop_users_free(users);
 }
 
@@ -423,7 +479,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_demo_users, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_wrong_password, setup_demo, teardown_demo),
 		cmocka_unit_test_setup_teardown(test_throttle, setup_demo, teardown_demo),
-		cmocka_unit_test(test_throttle_many_names),
+		cmocka_unit_test(test_throttle_flood_keeps_lockout),
+		cmocka_unit_test(test_throttle_full_table),
 		cmocka_unit_test_setup_teardown(test_throttle_concurrent, setup_demo,
 						teardown_demo),
 	};
