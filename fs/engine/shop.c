@@ -90,7 +90,7 @@ bool shop_valid_product_name(const char *name, size_t len)
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)name[i];
 
-		if (c < 0x20 || c == 0x7f || c == ',')
+		if (c < 0x20 || c == 0x7f)
 			return false;
 	}
 	return true;

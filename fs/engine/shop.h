@@ -48,9 +48,9 @@ void shop_free(struct shop *shop);
 /* User names: 1-64 of [A-Za-z0-9._-]. */
 bool shop_valid_user_name(const char *name, size_t len);
 
-/* Product names: 1-64 bytes, no control characters, no comma (the CSV
- * separator), no blank at either end (readers split `UPC NAME COUNT` at
- * the first and last blank). */
+/* Product names: 1-64 bytes, no control characters, no blank at either
+ * end (readers split `UPC NAME COUNT` at the first and last blank).  A
+ * comma is fine: the inventory CSV quotes such a name. */
 bool shop_valid_product_name(const char *name, size_t len);
 
 /* A product and its stock (seeding, snapshot): an existing upc gets the

@@ -146,20 +146,61 @@ static bool looks_numeric(const struct field *f)
 	return isa_parse_value(f->text, f->len, &v) != -EINVAL;
 }
 
-/* Splits a line at its first two commas into three trimmed fields; those
- * past the end of the line are empty. */
-static void split_fields(const char *s, size_t len, struct field f[3])
+/* Reads one field of a CSV line (RFC 4180) at *s into f, trimmed of
+ * blanks, and moves *s past it and its comma.  A field that starts with a
+ * quote runs to the closing quote, commas included, and "" in it is one
+ * quote: its text is copied, unquoted, to *room, which moves past it.  A
+ * quote inside an unquoted field is part of it.  Returns 1 when a comma
+ * ends the field (another follows), 0 at the end of the line, or -EINVAL
+ * when a quoted field is not closed or has more than blanks after its
+ * closing quote. */
+static int next_field(const char **s, const char *end, struct field *f, char **room)
+{
+	const char *p = *s, *stop;
+	size_t n = 0;
+
+	while (p < end && isblank((unsigned char)*p))
+		p++;
+	if (p == end || *p != '"') {
+		stop = memchr(p, ',', (size_t)(end - p));
+		*f = (struct field){ p, (size_t)((stop ? stop : end) - p) };
+		trim(&f->text, &f->len);
+		*s = stop ? stop + 1 : end;
+		return stop != NULL;
+	}
+	for (p++; p < end && !(*p == '"' && (p + 1 == end || p[1] != '"')); p++) {
+		(*room)[n++] = *p;
+		p += *p == '"'; /* the second quote of "" */
+	}
+	if (p == end)
+		return -EINVAL;
+	*f = (struct field){ *room, n };
+	*room += n;
+	for (p++; p < end && isblank((unsigned char)*p); p++)
+		;
+	if (p < end && *p != ',')
+		return -EINVAL;
+	*s = p < end ? p + 1 : end;
+	return p < end;
+}
+
+/* Splits a CSV line into its fields, the first max of them into f (the
+ * others are counted only), the text of quoted ones unquoted into room, as
+ * long as the line.  Returns the number of fields, or -EINVAL for bad
+ * quoting. */
+static int split_fields(const char *s, size_t len, struct field *f, int max, char *room)
 {
 	const char *end = s + len;
+	struct field extra;
+	int n = 0, more;
 
-	for (int i = 0; i < 3; i++) {
-		const char *comma = i < 2 ? memchr(s, ',', (size_t)(end - s)) : NULL;
-		const char *stop = comma ? comma : end;
-
-		f[i] = (struct field){ s, (size_t)(stop - s) };
-		trim(&f[i].text, &f[i].len);
-		s = comma ? comma + 1 : end;
-	}
+	do {
+		more = next_field(&s, end, n < max ? &f[n] : &extra, &room);
+		if (more < 0)
+			return more;
+		n++;
+	} while (more);
+	return n;
 }
 
 static int bad_field(struct csv *c, unsigned lineno, const char *what,
@@ -190,32 +231,47 @@ static int add_product(struct csv *c, const struct shop_product *p, unsigned lin
 	return 0;
 }
 
+/* Checks the three fields of a row and adds its product. */
+static int csv_product(struct csv *c, unsigned lineno, const struct field f[3],
+		       struct shop_product *p)
+{
+	if (parse_unsigned(&f[0], &p->upc) || p->upc == 0)
+		return bad_field(c, lineno, "upc", &f[0], "a positive integer");
+	if (!shop_valid_product_name(f[1].text, f[1].len))
+		return bad_field(c, lineno, "name", &f[1], "1-64 bytes, no control characters");
+	if (parse_unsigned(&f[2], &p->count))
+		return bad_field(c, lineno, "count", &f[2],
+				 "an integer 0..9223372036854775807");
+	memcpy(p->name, f[1].text, f[1].len);
+	return add_product(c, p, lineno);
+}
+
 static int csv_line(void *arg, unsigned lineno, const char *s, size_t len)
 {
 	struct csv *c = arg;
 	struct shop_product p = { 0 };
 	struct field f[3];
-	size_t commas = 0;
 	bool first = !c->started;
+	char *room = malloc(len);
+	int n, ret;
 
+	if (!room)
+		return -ENOMEM;
 	c->started = true;
-	for (size_t i = 0; i < len; i++)
-		commas += s[i] == ',';
-	split_fields(s, len, f);
-	if (first && !looks_numeric(&f[0]))
-		return 0; /* the header */
-	if (commas != 2)
-		return shop_config_error(c->msg, c->size, c->path, lineno,
-					 "want 3 fields (upc,name,count), got %zu", commas + 1);
-	if (parse_unsigned(&f[0], &p.upc) || p.upc == 0)
-		return bad_field(c, lineno, "upc", &f[0], "a positive integer");
-	if (!shop_valid_product_name(f[1].text, f[1].len))
-		return bad_field(c, lineno, "name", &f[1], "1-64 bytes, no control characters");
-	if (parse_unsigned(&f[2], &p.count))
-		return bad_field(c, lineno, "count", &f[2],
-				 "an integer 0..9223372036854775807");
-	memcpy(p.name, f[1].text, f[1].len);
-	return add_product(c, &p, lineno);
+	n = split_fields(s, len, f, 3, room);
+	if (n < 0)
+		ret = shop_config_error(c->msg, c->size, c->path, lineno,
+					"a quoted field must end with a quote before the "
+					"comma or the end of the line");
+	else if (first && !looks_numeric(&f[0]))
+		ret = 0; /* the header */
+	else if (n != 3)
+		ret = shop_config_error(c->msg, c->size, c->path, lineno,
+					"want 3 fields (upc,name,count), got %d", n);
+	else
+		ret = csv_product(c, lineno, f, &p);
+	free(room);
+	return ret;
 }
 
 static int compare_rows(const void *a, const void *b)

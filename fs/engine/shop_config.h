@@ -42,8 +42,10 @@ extern const struct shop_product shop_demo_products[SHOP_DEMO_PRODUCTS];
 
 /* Parses a CSV inventory (upc,name,count; an optional header line) into a
  * malloc'd array *products of *count entries, in file order, that the
- * caller frees (NULL when there are none).  Blank lines are skipped; blanks around fields are not
- * part of them.  The first non-blank line is the header when its first
+ * caller frees (NULL when there are none).  Blank lines are skipped; blanks
+ * around fields are not part of them.  Fields may be quoted as RFC 4180
+ * has it ("a, b" is a, b; "say ""hi""" is say "hi"; no line breaks inside
+ * a field).  The first non-blank line is the header when its first
  * field is not an integer.  upc: 1..INT64_MAX; name: shop_valid_product_name;
  * count: 0..INT64_MAX; at most SHOP_MAX_PRODUCTS rows.  On error returns
  * -EINVAL with "FILE:LINE: what" in msg (a duplicate upc: the first line

@@ -138,7 +138,14 @@ static void test_parse_inventory(void **state)
 		{ "upc,name,count\n", "" },
 		{ "", "" },
 		{ "0042,caf\xc3\xa9,01\n", "PRODUCT 42 1 caf\xc3\xa9\n" },
-		{ "3,\"quoted\",1\n", "PRODUCT 3 1 \"quoted\"\n" },
+		/* RFC 4180 quoting. */
+		{ "3,\"quoted\",1\n", "PRODUCT 3 1 quoted\n" },
+		{ "1,\"a, b\",3\n", "PRODUCT 1 3 a, b\n" },
+		{ "2,\"say \"\"hi\"\"\",4\n", "PRODUCT 2 4 say \"hi\"\n" },
+		{ "\"9\" , \"x\" ,\"0\"\n", "PRODUCT 9 0 x\n" },
+		{ "\"upc\",\"name\",\"count\"\n4,\"\"\"\",1\n", "PRODUCT 4 1 \"\n" },
+		/* A quote inside an unquoted field is part of it. */
+		{ "6,5\" disk,1\n", "PRODUCT 6 1 5\" disk\n" },
 	};
 	struct shop_product *products;
 	char msg[256];
@@ -167,6 +174,13 @@ static void test_parse_inventory_errors(void **state)
 	} cases[] = {
 		{ "1001,apple\n", "1: want 3 fields (upc,name,count), got 2" },
 		{ "upc,name,count\n1001,apple,10,x\n", "2: want 3 fields (upc,name,count), got 4" },
+		{ "1,\"a, b\",3,4\n", "1: want 3 fields (upc,name,count), got 4" },
+		{ "1,\"a, b\"\n", "1: want 3 fields (upc,name,count), got 2" },
+		{ "1,\"a,3\n", "1: a quoted field must end with a quote before the comma or the "
+				"end of the line" },
+		{ "1,\"a\"b,3\n", "1: a quoted field must end with a quote before the comma or "
+				 "the end of the line" },
+		{ "1,\"\",3\n", "1: bad name '' (1-64 bytes, no control characters)" },
 		{ "1001,apple,10\nupc,name,count\n", "2: bad upc 'upc' (a positive integer)" },
 		{ "1001,apple,10\n\n,pear,1\n", "3: bad upc '' (a positive integer)" },
 		{ "0,apple,10\n", "1: bad upc '0' (a positive integer)" },
