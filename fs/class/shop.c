@@ -90,10 +90,15 @@ static void read_reply(fuse_req_t req, struct handle *h, size_t size, off_t off,
 	text_read_reply(req, h, size);
 }
 
+/* The last reply may hold a token; the handle's text is freed after this. */
 static void release(struct rwfs *fs, struct handle *h)
 {
 	(void)fs;
+	pthread_mutex_lock(&h->lock);
 	drop_login(h);
+	if (h->text)
+		explicit_bzero(h->text, h->len);
+	pthread_mutex_unlock(&h->lock);
 }
 
 const struct node_class shop_class = {

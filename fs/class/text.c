@@ -52,12 +52,15 @@ static int copy_out(struct handle *h, size_t off, size_t n, char *small, size_t 
 	return 0;
 }
 
+/* The copy is wiped once sent: a shop reply holds a token. */
 static void reply_copy(fuse_req_t req, int ret, char *buf, size_t n, const char *small)
 {
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
 		fuse_reply_buf(req, buf, n);
+	if (!ret)
+		explicit_bzero(buf, n);
 	if (buf != small)
 		free(buf);
 }
@@ -109,6 +112,9 @@ void text_read_reply(fuse_req_t req, struct handle *h, size_t size)
 void text_keep_reply(struct handle *h, char *reply, size_t len)
 {
 	pthread_mutex_lock(&h->lock);
+	/* The reply it replaces may hold a token. */
+	if (h->text)
+		explicit_bzero(h->text, h->len);
 	free(h->text);
 	h->text = reply;
 	h->len = len;

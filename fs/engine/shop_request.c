@@ -172,6 +172,59 @@ int shop_parse_request(const char *line, size_t len, struct shop_request *req,
 void shop_request_wipe(struct shop_request *req)
 {
 	explicit_bzero(req->password, sizeof(req->password));
+	explicit_bzero(req->token, sizeof(req->token));
+}
+
+/* --- the event log ------------------------------------------------------- */
+
+/* The first line of a refused request's reply, as the log may show it:
+ * the unknown verb it quotes left out. */
+static int refused_outcome(const char *reply, const char **text)
+{
+	static const char unknown[] = "error unknown request";
+
+	*text = reply;
+	if (strncmp(reply, unknown, sizeof(unknown) - 1) == 0)
+		return (int)sizeof(unknown) - 1;
+	return (int)strcspn(reply, "\n");
+}
+
+/* The first line of a login's reply: "ok" for "ok TOKEN", and for a user
+ * that is not configured cut before the name the throttle's refusal
+ * repeats ("error too many failed logins for NAME, ..."). */
+static int login_outcome(const char *reply, bool known_user)
+{
+	const char *name = strstr(reply, " for ");
+	int len = (int)strcspn(reply, "\n");
+
+	if (strncmp(reply, "ok ", 3) == 0)
+		return 2;
+	if (!known_user && name && name - reply < len)
+		return (int)(name - reply);
+	return len;
+}
+
+void shop_request_summary(const struct shop_request *req, bool known_user, const char *reply,
+			  char *summary, size_t size)
+{
+	const char *text;
+	int len;
+
+	if (!req) {
+		len = refused_outcome(reply, &text);
+		snprintf(summary, size, "request -> %.*s", len, text);
+	} else if (req->verb == SHOP_LOGIN) {
+		snprintf(summary, size, "login %s -> %.*s", known_user ? req->user : "?",
+			 login_outcome(reply, known_user), reply);
+	} else if (req->verb == SHOP_BUY) {
+		snprintf(summary, size, "buy %lld %lld -> %.*s", (long long)req->upc,
+			 (long long)req->qty, (int)strcspn(reply, "\n"), reply);
+	} else {
+		len = req->verb == SHOP_LIST && strncmp(reply, "ok", 2) == 0
+			      ? 2
+			      : (int)strcspn(reply, "\n");
+		snprintf(summary, size, "%s -> %.*s", verbs[req->verb].name, len, reply);
+	}
 }
 
 /* --- tokens ------------------------------------------------------------- */

@@ -13,6 +13,7 @@
 #ifndef RWFS_SHOP_REQUEST_H
 #define RWFS_SHOP_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -50,8 +51,21 @@ struct shop_request {
 int shop_parse_request(const char *line, size_t len, struct shop_request *req,
 		       char *reply, size_t size);
 
-/* Overwrites the password in req (explicit_bzero). */
+/* Overwrites the password and the token in req (explicit_bzero). */
 void shop_request_wipe(struct shop_request *req);
+
+/* The event log's account of a request: "VERB -> OUTCOME", OUTCOME the
+ * first line of its reply; never a password or a token.  req is NULL for
+ * a line that shop_parse_request refused, which then shows as "request ->
+ * error usage: ..." with no word of the line beyond the verb the usage
+ * names, and an unknown verb not at all (it may be a password typed
+ * alone): "request -> error unknown request".  A login shows its user
+ * only when known_user says it is configured, else "login ? -> ...", with
+ * no name in the outcome either: a password typed in its place is no
+ * name to show.  A login's "ok TOKEN" shows as "ok", buy's UPC and QTY
+ * are shown ("buy 1001 2 -> ..."), list's product lines are not. */
+void shop_request_summary(const struct shop_request *req, bool known_user, const char *reply,
+			  char *summary, size_t size);
 
 /* Makes a login's token: 128 bits from getrandom(2) as 32 lowercase hex
  * digits and a NUL, and its hash (shop_token_hash).  Returns 0 or the

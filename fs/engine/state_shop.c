@@ -186,26 +186,6 @@ static int list(struct state *st, const struct shop_request *req, char **reply,
 	return ret == -ENOMEM ? ret : 0;
 }
 
-/* What the event log may show of a request: never a password or token. */
-static void summarize(const struct shop_request *req, const char *reply, char *summary,
-		      size_t size)
-{
-	static const char *const names[] = {
-		[SHOP_LOGIN] = "login", [SHOP_LIST] = "list", [SHOP_BUY] = "buy",
-		[SHOP_LOGOUT] = "logout", [SHOP_WHOAMI] = "whoami",
-	};
-	int outcome = (int)strcspn(reply, "\n");
-	bool is_login = req->verb == SHOP_LOGIN;
-
-	if (req->verb == SHOP_BUY)
-		snprintf(summary, size, "buy %lld %lld -> %.*s", (long long)req->upc,
-			 (long long)req->qty, outcome, reply);
-	else
-		snprintf(summary, size, "%s%s%s -> %.*s", names[req->verb], is_login ? " " : "",
-			 is_login ? req->user : "",
-			 is_login && !strncmp(reply, "ok ", 3) ? 2 : outcome, reply);
-}
-
 int state_shop_request(struct state *st, const char *line, size_t len, uint32_t pid,
 		       char **reply, size_t *reply_len, char *summary, size_t summary_size)
 {
@@ -218,15 +198,16 @@ int state_shop_request(struct state *st, const char *line, size_t len, uint32_t 
 	text[0] = '\0';
 	ret = shop_parse_request(line, len, &req, text, SHOP_MAX_REPLY);
 	if (ret) {
-		snprintf(summary, summary_size, "request -> %.*s", (int)strcspn(text, "\n"), text);
+		shop_request_summary(NULL, false, text, summary, summary_size);
 		goto out_reply;
 	}
 	switch (req.verb) {
 	case SHOP_LIST:
 		free(text);
 		ret = list(st, &req, reply, reply_len);
-		snprintf(summary, summary_size, "list -> %s",
-			 *reply && !strncmp(*reply, "ok", 2) ? "ok" : "error not logged in");
+		shop_request_wipe(&req);
+		shop_request_summary(&req, false, *reply ? *reply : "error out of memory", summary,
+				     summary_size);
 		return ret;
 	case SHOP_WHOAMI:
 		whoami(st, &req, text);
@@ -241,7 +222,8 @@ int state_shop_request(struct state *st, const char *line, size_t len, uint32_t 
 		ret = logout(st, &req, pid, text);
 		break;
 	}
-	summarize(&req, text, summary, summary_size);
+	shop_request_summary(&req, shop_users_exists(st->users, req.user), text, summary,
+			     summary_size);
 out_reply:
 	shop_request_wipe(&req);
 	*reply = text;

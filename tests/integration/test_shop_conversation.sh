@@ -246,5 +246,6 @@ log=$(cat "$RWFS_LOG")
 assert_contains "$log" "shop login alice -> ok" "event log"
 assert_contains "$log" "shop buy 1001 2 -> ok bought 2 apple (1001), 8 left" "event log"
 assert_contains "$log" "shop buy 1003 6 -> error insufficient stock: 1003 has 5" "event log"
-assert_contains "$log" "shop request -> error unknown request 'foo'" "event log"
+assert_contains "$log" "shop request -> error unknown request"$'\n' "event log"
+assert_not_contains "$log" "'foo'" "the event log, an unknown verb"
 assert_contains "$log" "shop logout -> ok logged out" "event log"

@@ -2,7 +2,8 @@
 # No password and no token in clear anywhere the daemon writes: its state
 # directory (journal and snapshot: --compact-size=1 compacts after every
 # change), its stdout (the event log), its stderr, an open mnt/events, and
-# --dump.  The users come from a --users file with distinctive passwords
+# --dump; also when a password or token is sent where the verb or the user
+# name should be.  The users come from a --users file with distinctive passwords
 # (crypt(3) hashes made with openssl passwd, else python3's crypt module,
 # else mkpasswd; the demo user alice as the last resort).  The records keep
 # the SHA-256 of the token, which the test finds, so the search looks at the
@@ -70,6 +71,18 @@ fi
 reply=$(call "login $user $password")
 [[ "$reply" =~ ^OK\ ok\ ([0-9a-f]{32})$ ]] || fail "second login: got '$reply'"
 token3=${BASH_REMATCH[1]}
+# Secrets where a word of the request should be: the password alone (an
+# unknown verb), as the user name, and a token as a verb.
+assert_eq "EINVAL error unknown request '$password' (login, list, buy, logout, whoami)" \
+	"$(call "$password")" "the password alone"
+assert_eq "EINVAL error unknown request '$token3' (login, list, buy, logout, whoami)" \
+	"$(call "$token3 $wrong")" "a token and a password"
+for i in 1 2 3 4; do
+	assert_eq "OK error wrong user or password" "$(call "login $password $wrong")" \
+		"the password as the user name ($i)"
+done
+assert_eq "OK error too many failed logins for $password, try again in 1 s" \
+	"$(call "login $password $wrong")" "the password as the user name, locked out"
 assert_eq "OK ok logged out" "$(call "logout $token")" "logout"
 
 wait_until 10 grep -q 'shop logout -> ok logged out' "$TEST_TMP/t/events.out" ||
@@ -85,7 +98,9 @@ for line in "shop login $user -> error wrong user or password" "shop login $user
 	"shop request -> error usage: login USER PASSWORD" \
 	"shop request -> error request too long (at most 1024 bytes)" \
 	"shop whoami -> ok $user" "shop buy 1001 1 -> ok bought 1 apple (1001), 9 left" \
-	"shop request -> error usage: whoami TOKEN" "shop list -> ok" "shop logout -> ok logged out"; do
+	"shop request -> error usage: whoami TOKEN" "shop list -> ok" "shop logout -> ok logged out" \
+	"shop request -> error unknown request"$'\n' "shop login ? -> error wrong user or password" \
+	"shop login ? -> error too many failed logins"$'\n'; do
 	assert_contains "$events" "$line" "mnt/events"
 	assert_contains "$(cat "$TEST_TMP/s.log")" "$line" "the event log on stdout"
 done

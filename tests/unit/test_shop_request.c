@@ -200,6 +200,59 @@ static void test_request_wipe(void **state)
 	shop_request_wipe(&req);
 	assert_memory_equal(req.password, zeros, sizeof(zeros));
 	assert_string_equal(req.user, "alice");
+
+	req = request("whoami 0123456789abcdef0123456789abcdef");
+	shop_request_wipe(&req);
+	assert_memory_equal(req.token, zeros, sizeof(req.token));
+}
+
+/* ---- the event log ------------------------------------------------------ */
+
+/* What the log shows of each request: never a word that may be a secret. */
+static void test_summary(void **state)
+{
+	static const struct {
+		const char *line;
+		bool known_user;
+		const char *reply;
+		const char *summary;
+	} cases[] = {
+		{ "login alice wonderland", true, "ok 0123456789abcdef0123456789abcdef\n",
+		  "login alice -> ok" },
+		{ "login alice x", true, "error wrong user or password\n",
+		  "login alice -> error wrong user or password" },
+		{ "login alice x", true, "error too many failed logins for alice, try again in 2 s\n",
+		  "login alice -> error too many failed logins for alice, try again in 2 s" },
+		{ "login s3cret x", false, "error wrong user or password\n",
+		  "login ? -> error wrong user or password" },
+		{ "login s3cret x", false,
+		  "error too many failed logins for s3cret, try again in 2 s\n",
+		  "login ? -> error too many failed logins" },
+		{ "buy t 1001 2", false, "ok bought 2 apple (1001), 8 left\n",
+		  "buy 1001 2 -> ok bought 2 apple (1001), 8 left" },
+		{ "list t", false, "ok 3 products\n1001 apple 10\n", "list -> ok" },
+		{ "list t", false, "error not logged in\n", "list -> error not logged in" },
+		{ "logout t", false, "ok logged out\n", "logout -> ok logged out" },
+		{ "whoami t", false, "ok alice\n", "whoami -> ok alice" },
+		{ "s3cret", false, NULL, "request -> error unknown request" },
+		{ "s3cret s3cret", false, NULL, "request -> error unknown request" },
+		{ "login s3cret", false, NULL, "request -> error usage: login USER PASSWORD" },
+		{ "buy s3cret 1", false, NULL, "request -> error usage: buy TOKEN UPC QTY" },
+	};
+	char reply[REPLY_SIZE], summary[256];
+	struct shop_request req;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret = parse(cases[i].line, &req, reply);
+
+		shop_request_summary(ret ? NULL : &req, cases[i].known_user,
+				     cases[i].reply ? cases[i].reply : reply, summary,
+				     sizeof(summary));
+		if (strcmp(summary, cases[i].summary) != 0)
+			fail_msg("case %zu: '%s', want '%s'", i, summary, cases[i].summary);
+		assert_null(strstr(summary, "s3cret"));
+	}
 }
 
 /* ---- tokens ------------------------------------------------------------- */
@@ -337,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_parse_request_errors),
 		cmocka_unit_test(test_parse_request_length),
 		cmocka_unit_test(test_request_wipe),
+		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_token_hash),
 		cmocka_unit_test(test_token_new),
 		cmocka_unit_test(test_replies),
