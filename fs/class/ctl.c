@@ -4,6 +4,7 @@
  * although the shell's offset is past the written bytes.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "class.h"
@@ -12,6 +13,34 @@ static void read_outcome(fuse_req_t req, struct handle *h, size_t size, off_t of
 {
 	(void)off, (void)flags;
 	text_read_reply(req, h, size);
+}
+
+/* Logs a batch as PROTOCOL promises: its instructions in canonical form,
+ * one a line (`ADD 27 N` shows as `ADD N 27`), or as written when it has
+ * none or does not parse (the outcome then says what is wrong with it). */
+static void log_batch(struct rwfs *fs, fuse_req_t req, const char *buf, size_t size,
+		      const char *outcome)
+{
+	struct isa_insn *insns = malloc(ISA_MAX_BATCH_LINES * sizeof(*insns));
+	struct isa_error parse_err;
+	char text[QUOTE_MAX + 64];
+	size_t count = 0, len = 0;
+
+	if (!insns || isa_parse_batch(buf, size, insns, ISA_MAX_BATCH_LINES, &count,
+				      &parse_err) != 0 || count == 0) {
+		log_outcome(fs, req, "ctl", buf, size, outcome);
+		goto out_free;
+	}
+	/* Past QUOTE_MAX bytes the line is cut anyway. */
+	for (size_t i = 0; i < count && len <= QUOTE_MAX; i++) {
+		size_t n = (size_t)isa_format(&insns[i], text + len, sizeof(text) - len - 1);
+
+		len = len + n < sizeof(text) - 1 ? len + n : sizeof(text) - 2;
+		text[len++] = '\n';
+	}
+	log_outcome(fs, req, "ctl", text, len, outcome);
+out_free:
+	free(insns);
 }
 
 /* A batch is bounded by isa_parse_batch (65536 bytes, EFBIG), well below
@@ -37,7 +66,7 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 				 err.message);
 		else if (ret)
 			snprintf(outcome, sizeof(outcome), "error: %s", strerror(-ret));
-		log_outcome(fs, req, "ctl", buf, size, outcome);
+		log_batch(fs, req, buf, size, outcome);
 	}
 	if (ret)
 		fuse_reply_err(req, -ret);
