@@ -29,3 +29,18 @@ except OSError as e:
     print(errno.errorcode[e.errno])' "$MNT/$missing")
 	assert_eq ENOENT "$err" "stat mnt/$missing"
 done
+
+# Nothing is linked in: symlink(2) and link(2) fail with EPERM, symlink's
+# errno for a filesystem that does not support symbolic links (PROTOCOL).
+for dir in "" queues/ files/; do
+	for call in symlink link; do
+		err=$(timeout 10 "$PYTHON" -c '
+import errno, os, sys
+try:
+    getattr(os, sys.argv[1])(sys.argv[2], sys.argv[3])
+    print("OK")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$call" "$MNT/A" "$MNT/${dir}link")
+		assert_eq EPERM "$err" "$call in mnt/$dir"
+	done
+done
