@@ -15,6 +15,7 @@
 #include "wait.h"
 
 #define ATTR_TIMEOUT 0.0
+#define RWFS_VERSION "0.1.0" /* --version and mnt/stats */
 
 struct locks;
 

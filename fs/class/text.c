@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "class.h"
 
@@ -150,11 +151,15 @@ static int format_registers(struct rwfs *fs, const struct node *node, char *buf,
 	return (int)len;
 }
 
+/* What an operator looks for first, as Redis INFO starts: which daemon. */
 static int format_stats(struct rwfs *fs, const struct node *node, char *buf, size_t size)
 {
-	size_t len = (size_t)state_format_stats(fs->st, buf, size);
+	size_t len = (size_t)snprintf(buf, size, "version %s\npid %ld\n", RWFS_VERSION,
+				      (long)getpid());
+	size_t at = len < size ? len : size;
 
 	(void)node;
+	len += (size_t)state_format_stats(fs->st, buf + at, size - at);
 	return (int)queue_class_format_stats(fs, buf, size, len);
 }
 

@@ -703,6 +703,7 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	struct rwlock_stats ls;
 	struct ticket_stats ts;
 	struct files_stats fst;
+	struct shop_login_stats logins;
 	struct timespec now;
 	uint64_t insn[ISA_OP_COUNT], applied = 0;
 	size_t len = 0, at;
@@ -743,6 +744,14 @@ int state_format_stats(struct state *st, char *buf, size_t size)
 	append_stat(buf, size, &len, "files_dirs", fst.dirs);
 	append_stat(buf, size, &len, "files_bytes", fst.bytes);
 	append_stat(buf, size, &len, "files_unlinked", fst.unlinked);
+	shop_users_stats(st->users, &logins);
+	append_stat(buf, size, &len, "shop_logins", logins.ok);
+	append_stat(buf, size, &len, "shop_logins_failed", logins.failed);
+	append_stat(buf, size, &len, "shop_logins_throttled", logins.throttled);
+	append_stat(buf, size, &len, "shop_purchases",
+		    __atomic_load_n(&st->purchases, __ATOMIC_RELAXED));
+	append_stat(buf, size, &len, "shop_purchases_refused",
+		    __atomic_load_n(&st->purchases_refused, __ATOMIC_RELAXED));
 	at = len < size ? len : size;
 	len += (size_t)log_format_stats(st->log, buf + at, size - at);
 	return (int)len;

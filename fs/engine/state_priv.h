@@ -128,6 +128,8 @@ struct state {
 	uint64_t batch_errors;             /* atomic */
 	uint64_t reads;                    /* atomic */
 	uint64_t refused;                  /* atomic: records applied as refusals */
+	uint64_t purchases;                /* atomic: buys answered ok */
+	uint64_t purchases_refused;        /* atomic: buys of a session refused */
 	struct timespec started;
 	struct evlog *evlog;
 };

@@ -136,8 +136,11 @@ static int buy(struct state *st, const struct shop_request *req, uint32_t pid, c
 	r.name.data = user;
 	r.name.len = strlen(user);
 	ret = propose(st, &r, &out, reply);
-	if (!ret)
+	if (!ret) {
+		__atomic_add_fetch(out.err ? &st->purchases_refused : &st->purchases, 1,
+				   __ATOMIC_RELAXED);
 		shop_reply_buy(out.err, &out.receipt, reply, SHOP_MAX_REPLY);
+	}
 	return ret;
 }
 

@@ -89,7 +89,8 @@ struct log_file {
 	log_deliver_fn deliver;       /* under append_lock, set by follow */
 	void *arg;
 	uint64_t position;            /* under append_lock: last position written */
-	uint64_t base;                /* under append_lock: the open journal's base */
+	uint64_t base;                /* written under append_lock, read atomically:
+				       * the open journal's base */
 	uint64_t journal_size;        /* written under append_lock, read atomically */
 	bool journal_pending;         /* under append_lock, read atomically: no journal
 				       * to append to, make one of base = position first */
@@ -111,6 +112,8 @@ struct log_file {
 	int journal_fd;               /* swapped under both locks; -1: none open */
 	uint64_t written;             /* under sync_lock: last position written */
 	uint64_t synced;              /* under sync_lock: of those, on disk */
+	struct timespec synced_at;    /* under sync_lock: CLOCK_MONOTONIC of the last
+				       * fdatasync that succeeded; 0: none yet */
 	bool syncing;                 /* under sync_lock: an fdatasync is running */
 	bool sync_failed;             /* under sync_lock: the log is stopped */
 	bool stopping;                /* under sync_lock */
@@ -546,7 +549,7 @@ static int make_journal(struct log_file *lf)
 	 * includes, whose zeros read as its end. */
 	unmap_journal(lf);
 	swap_journal_fd(lf, fd);
-	lf->base = lf->position;
+	__atomic_store_n(&lf->base, lf->position, __ATOMIC_RELAXED);
 	lf->file_size = HEADER_SIZE;
 	__atomic_store_n(&lf->journal_size, HEADER_SIZE, __ATOMIC_RELAXED);
 	__atomic_store_n(&lf->journal_pending, false, __ATOMIC_RELAXED);
@@ -1086,6 +1089,8 @@ static void sync_now(struct log_file *lf)
 	}
 	if (!err && target > lf->synced)
 		lf->synced = target;
+	if (!err)
+		clock_gettime(CLOCK_MONOTONIC, &lf->synced_at);
 	pthread_cond_broadcast(&lf->sync_done);
 }
 
@@ -1230,21 +1235,38 @@ static const char *const sync_names[] = {
 	[LOG_SYNC_NO] = "no",
 };
 
+/* Milliseconds since t on CLOCK_MONOTONIC. */
+static uint64_t age_ms(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - t->tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - t->tv_nsec) / 1000000);
+}
+
 static int file_format_stats(struct log *log, char *buf, size_t size)
 {
 	struct log_file *lf = to_file(log);
-	uint64_t written, synced;
+	uint64_t written, synced, base = __atomic_load_n(&lf->base, __ATOMIC_RELAXED);
+	struct timespec synced_at;
+	char age[24] = "never";
 
 	pthread_mutex_lock(&lf->sync_lock);
 	written = lf->written;
 	synced = lf->synced;
+	synced_at = lf->synced_at;
 	pthread_mutex_unlock(&lf->sync_lock);
+	if (synced_at.tv_sec || synced_at.tv_nsec)
+		snprintf(age, sizeof(age), "%llu", (unsigned long long)age_ms(&synced_at));
 	return snprintf(buf, size,
-			"log_journal_bytes %llu\nlog_position %llu\nlog_sync %s\n"
-			"log_synced_position %llu\n",
-			(unsigned long long)log_file_journal_bytes(log),
+			"state_dir %s\nlog_journal_bytes %llu\nlog_journal_records %llu\n"
+			"log_position %llu\nlog_sync %s\nlog_synced_position %llu\n"
+			"log_last_fsync_ms_ago %s\n",
+			lf->dir, (unsigned long long)log_file_journal_bytes(log),
+			(unsigned long long)(written > base ? written - base : 0),
 			(unsigned long long)written, sync_names[lf->sync],
-			(unsigned long long)synced);
+			(unsigned long long)synced, age);
 }
 
 static void file_close(struct log *log)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mnt/stats: "name value" lines, counting reads, batches, instructions by
-# kind, lock use and event listeners.
+# kind, lock use and event listeners; the daemon's version, pid, state
+# directory and journal; the shop's logins and purchases.
 . "$(dirname "$0")/lib.sh"
 
 names=(uptime_seconds reads batches batch_errors insn_mov insn_add insn_sub
@@ -9,8 +10,51 @@ names=(uptime_seconds reads batches batch_errors insn_mov insn_add insn_sub
 
 stats=$(timeout 10 cat "$MNT/stats") || fail "cannot read mnt/stats"
 while IFS= read -r line; do
+	case $line in
+	"version "* | "state_dir "*) continue ;;
+	esac
 	assert_match '^[a-z0-9_.-]+ (-?[0-9]+|[0-9a-f]{64}|[a-z]+)$' "$line" "mnt/stats line"
 done <<<"$stats"
+
+# What an operator looks for first: which daemon, where its state is, how
+# it syncs, how far behind the disk is.
+assert_match '^version [0-9]+\.[0-9]+\.[0-9]+$' "$(head -n 1 <<<"$stats")" "the first line"
+assert_eq "$RWFS_PID" "$(stat_value pid)" "pid"
+dir=$(sed -n 's/^state_dir //p' <<<"$stats")
+[[ "$dir" == /* ]] || dir=$TEST_TMP/work/$dir
+[[ -f "$dir/journal" ]] || fail "state_dir '$dir' holds no journal"
+assert_eq everysec "$(stat_value log_sync)" "log_sync by default"
+for n in log_journal_bytes log_journal_records shop_logins shop_logins_failed \
+	shop_logins_throttled shop_purchases shop_purchases_refused; do
+	assert_eq 1 "$(grep -c "^$n [0-9][0-9]*\$" <<<"$stats")" "'$n' lines in mnt/stats"
+done
+records=$(stat_value log_journal_records)
+echo 1 >"$MNT/B"
+assert_eq $((records + 1)) "$(stat_value log_journal_records)" "log_journal_records after a write"
+wait_until 5 eval '[[ "$(stat_value log_last_fsync_ms_ago)" =~ ^[0-9]+$ ]]' ||
+	fail "log_last_fsync_ms_ago: '$(stat_value log_last_fsync_ms_ago)' a few seconds after a write"
+(($(stat_value log_last_fsync_ms_ago) < 5000)) || fail "log_last_fsync_ms_ago is over 5 s"
+
+# The shop's counters follow its requests.
+shop() { # REQUEST: one request on mnt/shop; prints the reply's first line
+	local out
+	out=$(timeout 10 "$PYTHON" "$FSIO" ctl "$MNT/shop" "$1"$'\n') || fail "shop helper failed: $out"
+	out=${out#*$'\n'}
+	printf '%s' "${out%%$'\n'*}"
+}
+assert_eq "error wrong user or password" "$(shop "login alice guess")" "a wrong password"
+token=$(shop "login alice wonderland")
+token=${token#ok }
+assert_match '^[0-9a-f]{32}$' "$token" "a login's token"
+shop "buy $token 1001 1" >/dev/null
+shop "buy $token 1001 1000" >/dev/null
+for i in 1 2 3 4; do shop "login mallory x" >/dev/null; done
+assert_match '^error too many failed logins' "$(shop "login mallory x")" "mallory locked out"
+assert_eq 1 "$(stat_value shop_logins)" "shop_logins"
+assert_eq 5 "$(stat_value shop_logins_failed)" "shop_logins_failed"
+assert_eq 1 "$(stat_value shop_logins_throttled)" "shop_logins_throttled"
+assert_eq 1 "$(stat_value shop_purchases)" "shop_purchases"
+assert_eq 1 "$(stat_value shop_purchases_refused)" "shop_purchases_refused"
 for n in "${names[@]}"; do
 	assert_eq 1 "$(grep -c "^$n [0-9][0-9]* *\$" <<<"$stats")" "'$n' lines in mnt/stats"
 done

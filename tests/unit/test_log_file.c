@@ -1639,14 +1639,23 @@ static void test_format_stats(void **state)
 	struct log_file_options o = options(f, LOG_SYNC_ALWAYS);
 	struct seen s;
 	struct log *log = open_ok(&o, &s);
-	char buf[256];
+	char buf[512], want[512];
 	int n;
 
+	n = log_format_stats(log, buf, sizeof(buf));
+	snprintf(want, sizeof(want),
+		 "state_dir %s\nlog_journal_bytes 36\nlog_journal_records 0\nlog_position 0\n"
+		 "log_sync always\nlog_synced_position 0\nlog_last_fsync_ms_ago never\n", f->dir);
+	assert_string_equal(buf, want);
 	append_ok(log, "abc");
 	n = log_format_stats(log, buf, sizeof(buf));
 	assert_int_equal(n, (int)strlen(buf));
-	assert_string_equal(buf, "log_journal_bytes 47\nlog_position 1\nlog_sync always\n"
-				 "log_synced_position 1\n");
+	snprintf(want, sizeof(want),
+		 "state_dir %s\nlog_journal_bytes 47\nlog_journal_records 1\nlog_position 1\n"
+		 "log_sync always\nlog_synced_position 1\nlog_last_fsync_ms_ago ", f->dir);
+	/* The append's own fdatasync, a moment ago. */
+	assert_memory_equal(buf, want, strlen(want));
+	assert_true(strtoull(buf + strlen(want), NULL, 10) < 1000);
 	assert_true(log_format_stats(log, buf, 4) == n);
 	log_close(log);
 }
