@@ -13,6 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The version all of rwfs shares; the Makefile passes the one of the
+ * daemon (fs/main.c) with -DRWFS_VERSION. */
+#ifndef RWFS_VERSION
+#define RWFS_VERSION "0.1.0"
+#endif
+
 /* The tool's name in messages ("producer"); main sets it first. */
 extern const char *prog;
 
@@ -22,10 +28,14 @@ void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* warnmsg, then exit status 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* Each tool defines its usage text; common.c prints it for bad usage. */
+/* Each tool defines its usage text, which --help prints. */
 void usage(FILE *out);
 
-/* "PROG: MESSAGE", then the usage on stderr, then exit status 2. */
+/* --version: "PROG rwfs VERSION" on stdout, then close_stdout. */
+void print_version(void);
+
+/* One line, "PROG: MESSAGE; see PROG --help", on stderr, then exit
+ * status 2. */
 void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* bad_usage for what getopt_long returned: c is ':' (a missing argument)
