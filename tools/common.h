@@ -90,7 +90,7 @@ void seed_random(void);
 
 /* Record files -------------------------------------------------------------
  *
- * A record file is what `consumer --out FILE` writes and `records` reads:
+ * A record file is what `consumer --records FILE` writes and `records` reads:
  *
  *   offset 0   8 bytes   magic "rwfsrec1" (no terminating NUL)
  *   then, for each record, back to back until the end of the file:

@@ -1,4 +1,4 @@
-/* records.c - prints the records of record files (what `consumer --out`
+/* records.c - prints the records of record files (what `consumer --records`
  * writes) and how many were read and how many were damaged.  The format
  * is in common.h and docs/TOOLS.md.
  */
@@ -15,7 +15,7 @@ void usage(FILE *out)
 		"usage: records [OPTION...] FILE...\n"
 		"\n"
 		"Prints the payload of every record in the record files FILE (as\n"
-		"written by consumer --out), one line each, then a summary on stderr:\n"
+		"written by consumer --records), one line each, then a summary on stderr:\n"
 		"\n"
 		"  FILE: N records read, M damaged\n"
 		"  total: N records read, M damaged          (for several files)\n"
