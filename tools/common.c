@@ -205,8 +205,7 @@ void seed_random(void)
 
 /* Record files ------------------------------------------------------------- */
 
-/* Writes all of buf with one write(); a short write is ENOSPC. */
-static int write_once(int fd, const void *buf, size_t len)
+int write_once(int fd, const void *buf, size_t len)
 {
 	ssize_t n;
 

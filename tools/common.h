@@ -46,6 +46,11 @@ void bad_option(int c, char **argv) __attribute__((noreturn));
  * (a full disk, a closed pipe).  Every tool calls it before exit 0. */
 void close_stdout(void);
 
+/* Writes all of buf with one write() (retried after a signal), so that
+ * writers appending to one file never mix their bytes.  Returns 0, or -1
+ * with errno set; a short write is reported as ENOSPC. */
+int write_once(int fd, const void *buf, size_t len);
+
 /* Mount and queues ------------------------------------------------------ */
 
 #define QUEUE_NAME_MAX 64 /* a queue name: 1-64 of [A-Za-z0-9._-] */

@@ -208,12 +208,7 @@ static int deliver(struct consumer *c, const char *item, size_t len)
 	if (c->out) {
 		memcpy(c->line, item, len);
 		c->line[len] = '\n';
-		/* One write() on O_APPEND: consumers sharing the file never mix
-		 * their lines. */
-		n = (int)write(c->out_fd, c->line, len + 1);
-		if (n >= 0 && (size_t)n != len + 1)
-			errno = ENOSPC;
-		return (size_t)n == len + 1 ? 0 : -1;
+		return write_once(c->out_fd, c->line, len + 1);
 	}
 	n = snprintf(c->line, LINE_BUF, "consumer %llu: ", c->id);
 	memcpy(c->line + n, item, len);
@@ -364,14 +359,17 @@ static int consume(struct consumer *c, char *buf, struct progress *progress)
 		if (buf[n - 1] == '\n')
 			n--;
 		if (deliver(c, buf, n) != 0) {
-			char why[256];
+			const char *file = c->out ? c->out : c->records;
+			char why[4200];
 			int err = errno;
 
 			progress_end(progress, taken);
-			snprintf(why, sizeof(why), "cannot write %s%s%s: %s",
-				 c->out || c->records ? "to '" : "the output",
-				 c->out ? c->out : c->records ? c->records : "",
-				 c->out || c->records ? "'" : "", strerror(err));
+			if (file)
+				snprintf(why, sizeof(why), "cannot write to '%s': %s", file,
+					 strerror(err));
+			else
+				snprintf(why, sizeof(why), "cannot write the output: %s",
+					 strerror(err));
 			if (give_back(c, why, buf, n) != 0 || !c->to_pipe || err != EPIPE)
 				return 1;
 			fprintf(stderr, "consumer %llu: the output was closed, stopping\n", c->id);
