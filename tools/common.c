@@ -53,14 +53,22 @@ void die(const char *fmt, ...)
 	exit(1);
 }
 
+void print_version(void)
+{
+	printf("%s rwfs %s\n", prog, RWFS_VERSION);
+	close_stdout();
+}
+
 void bad_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
+	fprintf(stderr, "%s: ", prog);
 	va_start(ap, fmt);
-	vmsg(fmt, ap);
+	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	usage(stderr);
+	fprintf(stderr, "; see %s --help\n", prog);
 	exit(2);
 }
 
@@ -197,8 +205,7 @@ void seed_random(void)
 
 /* Record files ------------------------------------------------------------- */
 
-/* Writes all of buf with one write(); a short write is ENOSPC. */
-static int write_once(int fd, const void *buf, size_t len)
+int write_once(int fd, const void *buf, size_t len)
 {
 	ssize_t n;
 

@@ -13,6 +13,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* The version all of rwfs shares; the Makefile passes the one of the
+ * daemon (fs/main.c) with -DRWFS_VERSION. */
+#ifndef RWFS_VERSION
+#define RWFS_VERSION "0.1.0"
+#endif
+
 /* The tool's name in messages ("producer"); main sets it first. */
 extern const char *prog;
 
@@ -22,10 +28,14 @@ void warnmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* warnmsg, then exit status 1. */
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
-/* Each tool defines its usage text; common.c prints it for bad usage. */
+/* Each tool defines its usage text, which --help prints. */
 void usage(FILE *out);
 
-/* "PROG: MESSAGE", then the usage on stderr, then exit status 2. */
+/* --version: "PROG rwfs VERSION" on stdout, then close_stdout. */
+void print_version(void);
+
+/* One line, "PROG: MESSAGE; see PROG --help", on stderr, then exit
+ * status 2. */
 void bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* bad_usage for what getopt_long returned: c is ':' (a missing argument)
@@ -35,6 +45,11 @@ void bad_option(int c, char **argv) __attribute__((noreturn));
 /* Flushes and closes stdout; dies when what was written did not get out
  * (a full disk, a closed pipe).  Every tool calls it before exit 0. */
 void close_stdout(void);
+
+/* Writes all of buf with one write() (retried after a signal), so that
+ * writers appending to one file never mix their bytes.  Returns 0, or -1
+ * with errno set; a short write is reported as ENOSPC. */
+int write_once(int fd, const void *buf, size_t len);
 
 /* Mount and queues ------------------------------------------------------ */
 
@@ -80,7 +95,7 @@ void seed_random(void);
 
 /* Record files -------------------------------------------------------------
  *
- * A record file is what `consumer --out FILE` writes and `records` reads:
+ * A record file is what `consumer --records FILE` writes and `records` reads:
  *
  *   offset 0   8 bytes   magic "rwfsrec1" (no terminating NUL)
  *   then, for each record, back to back until the end of the file:

@@ -57,6 +57,7 @@ void usage(FILE *out)
 		"  --iterations N     reads or writes of each process (default 200)\n"
 		"  --no-tickets       take no tickets: shows what goes wrong without them\n"
 		"  -h, --help         this text\n"
+		"  -V, --version      the version\n"
 		"\n"
 		"On a terminal, stderr shows the progress.\n"
 		"Exit status: 0 with no violation, 1 on a violation or an error, 2 on\n"
@@ -351,6 +352,7 @@ int main(int argc, char **argv)
 		{ "iterations", required_argument, NULL, 'n' },
 		{ "no-tickets", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run r = { .groups = 3, .readers = 4, .writers = 2, .iterations = 200,
@@ -361,7 +363,7 @@ int main(int argc, char **argv)
 	int opt;
 
 	prog = "groups";
-	while ((opt = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:hV", options, NULL)) != -1) {
 		switch (opt) {
 		case 'm': mount_opt = optarg; break;
 		case 'g': r.groups = count_option("--groups", optarg, 64); break;
@@ -370,6 +372,7 @@ int main(int argc, char **argv)
 		case 'n': r.iterations = count_option("--iterations", optarg, 1000000); break;
 		case 'T': r.tickets = false; break;
 		case 'h': usage(stdout); close_stdout(); return 0;
+		case 'V': print_version(); return 0;
 		default: bad_option(opt, argv);
 		}
 	}

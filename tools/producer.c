@@ -38,6 +38,7 @@ void usage(FILE *out)
 		"  --id N          the producer's number (default: the process id)\n"
 		"  -v, --verbose   print \"producer ID: ITEM\" for each item sent\n"
 		"  -h, --help      this text\n"
+		"  -V, --version   the version\n"
 		"\n"
 		"On a terminal, stderr shows the progress (items per second).\n"
 		"Exit status: 0 when every item was written, 1 on an error (a sealed or\n"
@@ -190,6 +191,7 @@ int main(int argc, char **argv)
 		{ "id", required_argument, NULL, 'I' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct producer p = { .count = 100, .id = (unsigned long long)getpid() };
@@ -202,7 +204,7 @@ int main(int argc, char **argv)
 	int c, fd;
 
 	prog = "producer";
-	while ((c = getopt_long(argc, argv, "+:hv", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:hVv", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': mount_opt = optarg; break;
 		case 'c':
@@ -220,11 +222,12 @@ int main(int argc, char **argv)
 			break;
 		case 'v': p.verbose = true; break;
 		case 'h': usage(stdout); close_stdout(); return 0;
+		case 'V': print_version(); return 0;
 		default: bad_option(c, argv);
 		}
 	}
 	if (argc - optind != 1)
-		bad_usage(argc == optind ? "which queue?" : "one queue only");
+		bad_usage(argc == optind ? "no QUEUE given" : "one QUEUE only");
 	p.queue = argv[optind];
 	if (p.records && p.csv)
 		bad_usage("--records and --csv do not go together");

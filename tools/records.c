@@ -1,4 +1,4 @@
-/* records.c - prints the records of record files (what `consumer --out`
+/* records.c - prints the records of record files (what `consumer --records`
  * writes) and how many were read and how many were damaged.  The format
  * is in common.h and docs/TOOLS.md.
  */
@@ -15,7 +15,7 @@ void usage(FILE *out)
 		"usage: records [OPTION...] FILE...\n"
 		"\n"
 		"Prints the payload of every record in the record files FILE (as\n"
-		"written by consumer --out), one line each, then a summary on stderr:\n"
+		"written by consumer --records), one line each, then a summary on stderr:\n"
 		"\n"
 		"  FILE: N records read, M damaged\n"
 		"  total: N records read, M damaged          (for several files)\n"
@@ -24,8 +24,9 @@ void usage(FILE *out)
 		"a checksum mismatch) is reported with its offset, and reading that file\n"
 		"stops there: the bytes after it are not read (there is no resync).\n"
 		"\n"
-		"  -q, --quiet  print only the summary and the damage\n"
-		"  -h, --help   this text\n"
+		"  -q, --quiet    print only the summary and the damage\n"
+		"  -h, --help     this text\n"
+		"  -V, --version  the version\n"
 		"\n"
 		"Exit status: 0 when every record of every file is good, 1 when one is\n"
 		"damaged or a file cannot be read or is not a record file, 2 on bad\n"
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct totals t = { 0 };
@@ -113,15 +115,16 @@ int main(int argc, char **argv)
 	int opt, status = 0;
 
 	prog = "records";
-	while ((opt = getopt_long(argc, argv, "+:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:qhV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'q': quiet = true; break;
 		case 'h': usage(stdout); close_stdout(); return 0;
+		case 'V': print_version(); return 0;
 		default: bad_option(opt, argv);
 		}
 	}
 	if (optind == argc)
-		bad_usage("which record files?");
+		bad_usage("no FILE given");
 
 	for (int i = optind; i < argc; i++) {
 		if (read_file(argv[i], quiet, &t) != 0)

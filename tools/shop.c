@@ -43,6 +43,7 @@ void usage(FILE *out)
 		"  --state FILE   the local state: session token and local inventory\n"
 		"                 (default: $HOME/.rwfs-shop, else ./.rwfs-shop)\n"
 		"  -h, --help     this text\n"
+		"  -V, --version  the version\n"
 		"\n"
 		"Exit status: 0 when the shop said ok, 1 when it refused (the reason is\n"
 		"on stderr, e.g. \"shop: insufficient stock: 1001 has 2\") or could not\n"
@@ -721,6 +722,7 @@ int main(int argc, char **argv)
 		{ "mount", required_argument, NULL, 'm' },
 		{ "state", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct shop s = { 0 };
@@ -728,11 +730,12 @@ int main(int argc, char **argv)
 	int opt, status;
 
 	prog = "shop";
-	while ((opt = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+:hV", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'm': mount_opt = optarg; break;
 		case 's': state = optarg; break;
 		case 'h': usage(stdout); close_stdout(); return 0;
+		case 'V': print_version(); return 0;
 		default: bad_option(opt, argv);
 		}
 	}

@@ -1,67 +1,83 @@
 #!/usr/bin/env bash
-# writer.sh - one of the concurrent writers of the readers-writers demo:
-# sends random instructions to mnt/ctl, each as one batch on one open file,
-# and prints every instruction with the outcome read back from that file.
+# writer.sh - one of the writers of the readers-writers demo: moves
+# amounts between registers in two steps (take from one, then give to the
+# other), holding an exclusive ticket (flock) over both steps, so that
+# readers never see a transfer half done; --no-lock shows what they see
+# without it.
 
 prog=writer
 
 usage() {
 	cat <<USAGE
-usage: tools/writer.sh [--mount DIR] [--id N] [--count N] [--delay SECONDS]
+usage: tools/writer.sh [OPTION...] [REG...]
 
-Sends random instructions (ADD 27 N, SET 97 I, MOV A B, SUB C 5, ...) to
-DIR/ctl and prints "writer ID: INSTRUCTION -> OUTCOME".  A failed
-instruction (an overflow, say) is printed with its error; it does not stop
-the writer.
+Moves a random amount (1-9) from one of the registers REG (default: A B)
+to another, every round, in two steps: "SUB FROM N" to DIR/ctl, a pause
+of --hold seconds, then "ADD TO N".  Over both steps it holds an exclusive
+ticket, flock -x on the first REG's file; the readers (tools/reader.sh
+with the same REG...) take a shared one, so the sum of the registers
+they read never changes.  Prints
+"writer ID: move N from FROM to TO -> FROM=V TO=V" each round.
 
   --mount DIR      the rwfs mount (default: \$RWFS_MOUNT, else ./mnt)
   --id N           number shown on each line (default: the process id)
-  --count N        instructions to send, 0 for no end (default 20)
-  --delay SECONDS  pause between instructions (default 0.2)
+  --count N        transfers, 0 for no end (default 20)
+  --delay SECONDS  pause between transfers (default 0.2)
+  --hold SECONDS   pause between the two steps of a transfer (default 0.1)
+  --no-lock        take no ticket: readers see transfers half done
   -h, --help       this text
+  -V, --version    the version
+
+The event log (mnt/events, or rwfs -f) shows each ticket: requested,
+waiting, "granted after 12.345 ms", released.
 USAGE
 }
 
 . "$(dirname "$0")/common.sh"
 
 handle_arg() {
-	return 1
+	add_register "$1"
 }
 parse_common "$@"
-
-registers=ABCDEFGHIJKLMNOPQRSTUVWXYZ
-
-reg() {
-	printf '%s' "${registers:RANDOM % 26:1}"
-}
-
-# A random instruction, in the forms people write: the literal first or
-# second, register to register.  DIV only by a literal that is not 0.
-instruction() {
-	local a b
-	a=$(reg)
-	b=$(reg)
-	case $((RANDOM % 10)) in
-	0) echo "ADD $((RANDOM % 50)) $a" ;;
-	1) echo "ADD $a $b" ;;
-	2) echo "SUB $a $((RANDOM % 10))" ;;
-	3) echo "MUL $a $((RANDOM % 3 + 1))" ;;
-	4) echo "DIV $a $((RANDOM % 5 + 1))" ;;
-	5) echo "SET $((RANDOM % 100)) $a" ;;
-	6) echo "SET $a $((RANDOM % 100))" ;;
-	7) echo "MOV $a $b" ;;
-	8) echo "WRITE $a $((RANDOM % 16))" ;;
-	9) echo "READ $a $((RANDOM % 16))" ;;
-	esac
-}
+parse_registers
 
 exec 3<>"$mount/ctl" || die "cannot open '$mount/ctl'"
+open_ticket "$lock_register"
+
+# step INSN: sends one instruction in one write and sets value to the
+# register's new value (the "-> A=43" of the reply), or fails with the
+# reply in value.
+step() {
+	local outcome
+	# A failed instruction fails the write; its error is the reply.
+	printf '%s\n' "$1" >&3 2>/dev/null
+	IFS= read -r outcome <&3 || outcome="(no reply)"
+	value=${outcome##*=}
+	[[ "$outcome" == ok* ]] || { value=$outcome; return 1; }
+}
+
 for ((i = 0; count == 0 || i < count; i++)); do
 	((i == 0)) || sleep "$delay"
-	insn=$(instruction)
-	# A failed batch fails the write; its error is the reply.
-	printf '%s\n' "$insn" >&3 2>/dev/null
-	IFS= read -r outcome <&3 || outcome="(no reply)"
-	printf 'writer %s: %s -> %s\n' "$id" "$insn" "$outcome" || die "cannot write the output"
+	from=${regs[RANDOM % ${#regs[@]}]}
+	to=$from
+	while [[ "$to" == "$from" ]]; do
+		to=${regs[RANDOM % ${#regs[@]}]}
+	done
+	n=$((RANDOM % 9 + 1))
+	ticket exclusive
+	if step "SUB $from $n"; then
+		left=$value
+		sleep "$hold"
+		if step "ADD $to $n"; then
+			result="$from=$left $to=$value"
+		else
+			result="$to: $value"
+		fi
+	else
+		result="$from: $value"
+	fi
+	ticket_release
+	printf 'writer %s: move %s from %s to %s -> %s\n' "$id" "$n" "$from" "$to" "$result" ||
+		die "cannot write the output"
 done
-exec 3<&-
+exec 3<&- 4<&-

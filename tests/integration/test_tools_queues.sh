@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tools/producer and tools/consumer: the course's scenario 1 (producers and
 # consumers on one queue, every item delivered exactly once), scenario 3 (a
-# CSV streamed slowly into a consumer's record file), and the error cases:
+# CSV streamed slowly into a consumer started first, as text and as
+# records), an output that goes away (no item lost), and the error cases:
 # a sealed or removed queue, no queue, no mount, bad usage, a failed output.
 . "$(dirname "$0")/lib.sh"
 
@@ -27,7 +28,7 @@ for tool in "$producer" "$consumer" "$records"; do
 	assert_eq 2 "$?" "exit status of $tool --bogus"
 	err=$(timeout 10 "$tool" 2>&1 >/dev/null)
 	assert_eq 2 "$?" "exit status of $tool without arguments"
-	assert_contains "$err" "usage: " "$tool without arguments"
+	assert_match "^${tool##*/}: no [A-Z]+ given; see ${tool##*/} --help\$" "$err" "$tool without arguments"
 done
 for args in "--count x q" "--interval 3-1 q" "--interval abc q" "--records --csv f q" "a/ b c" "bad:name"; do
 	# shellcheck disable=SC2086
@@ -73,18 +74,29 @@ assert_eq 2 "$(wc -l <<<"$out")" "items taken by consumer --count 2"
 assert_eq 1 "$(stat_value queue.by-path.depth)" "items left after consumer --count 2"
 
 # Scenario 3: a CSV of three rows (and a header) streamed with pauses into
-# a consumer writing a record file; records shows the rows.
+# a consumer started first, before the queue exists: it waits for the
+# queue, and --out writes the rows into a text file, one per line, as they
+# were; --records writes binary records that records shows.
 printf 'sensor,time,value\n7,2026-11-22T10:00:00Z,21.5\n8,2026-11-22T10:00:01Z,19.25\n\n9,2026-11-22T10:00:02Z,-3\n' >readings.csv
-touch "$MNT/queues/csv"
+rows=$'7,2026-11-22T10:00:00Z,21.5\n8,2026-11-22T10:00:01Z,19.25\n9,2026-11-22T10:00:02Z,-3'
 timeout 20 "$consumer" --mount "$MNT" --id 9 --timeout 4 --out out9.txt csv 2>c9.err &
 c9=$!
+wait_until 5 grep -q "waiting" c9.err || fail "the consumer does not say it waits for the queue: $(cat c9.err)"
+assert_eq "consumer 9: no queue 'csv' in '$MNT' yet: waiting for it (a producer makes it)" "$(cat c9.err)" "consumer started before the queue"
+is_running "$c9" || fail "the consumer did not wait for the queue"
 start=$SECONDS
 timeout 20 "$producer" --mount "$MNT" --csv readings.csv --interval 1-2 csv || fail "producer --csv failed"
 ((SECONDS - start >= 2)) || fail "producer --interval 1-2 sent 3 items in less than 2 s"
 wait "$c9" || fail "consumer --out failed: $(cat c9.err)"
-out=$(timeout 10 "$records" out9.txt 2>records.err) || fail "records out9.txt failed: $(cat records.err)"
-assert_eq $'7,2026-11-22T10:00:00Z,21.5\n8,2026-11-22T10:00:01Z,19.25\n9,2026-11-22T10:00:02Z,-3' "$out" "records of out9.txt"
-assert_contains "$(cat records.err)" "out9.txt: 3 records read, 0 damaged" "records summary"
+assert_eq "$rows" "$(cat out9.txt)" "the text file of consumer --out"
+assert_eq 3 "$(wc -l <out9.txt)" "lines of out9.txt"
+timeout 10 "$producer" --mount "$MNT" --csv readings.csv csv || fail "producer --csv failed"
+timeout 10 "$consumer" --mount "$MNT" --timeout 0.5 --records out9.rec csv 2>/dev/null || fail "consumer --records failed"
+out=$(timeout 10 "$records" out9.rec 2>records.err) || fail "records out9.rec failed: $(cat records.err)"
+assert_eq "$rows" "$out" "records of out9.rec"
+assert_contains "$(cat records.err)" "out9.rec: 3 records read, 0 damaged" "records summary"
+timeout 10 "$consumer" --mount "$MNT" --out a --records b csv >/dev/null 2>&1
+assert_eq 2 "$?" "exit status of consumer --out with --records"
 # --no-header sends the first line too.
 timeout 10 "$producer" --mount "$MNT" --csv readings.csv --no-header csv2 || fail "producer --no-header failed"
 assert_eq 4 "$(stat_value queue.csv2.depth)" "rows sent with --no-header"
@@ -117,10 +129,31 @@ assert_eq "consumer 5: nothing for 0.5 s, stopping" "$err" "idle consumer's note
 elapsed=$((($(date +%s%N) - start) / 1000000))
 ((elapsed >= 450 && elapsed < 3000)) || fail "--timeout 0.5 stopped after $elapsed ms"
 
-# Errors: no queue, no mount, a line too long, an output that fails.
-err=$(timeout 10 "$consumer" --mount "$MNT" nope 2>&1)
-assert_eq 1 "$?" "exit status of consumer on a missing queue"
-assert_eq "consumer: no queue 'nope' in '$MNT' (is rwfs mounted?)" "$err" "consumer on a missing queue"
+# A queue that never comes: the consumer waits for it until --timeout.
+err=$(timeout 10 "$consumer" --mount "$MNT" --id 6 --timeout 0.5 nope 2>&1)
+assert_eq 0 "$?" "exit status of consumer on a queue that never comes"
+assert_eq "consumer 6: no queue 'nope' in '$MNT' yet: waiting for it (a producer makes it)
+consumer 6: no queue 'nope' for 0.5 s, stopping" "$err" "consumer on a queue that never comes"
+
+# A consumer whose output goes away loses no item: `| head -1` takes one,
+# and the rest stay queued; a reader that leaves without reading its line
+# gets it put back.
+timeout 10 "$producer" --mount "$MNT" --count 5 pipe || fail "producer failed"
+timeout 10 "$consumer" --mount "$MNT" --id 8 --timeout 1 pipe 2>pipe.err | head -1 >head.out
+assert_eq "0 0" "${PIPESTATUS[*]}" "exit statuses of consumer | head -1"
+assert_match '^consumer 8: [a-z0-9]{4,10}$' "$(cat head.out)" "the line head read"
+assert_contains "$(cat pipe.err)" "consumer 8: the output was closed, stopping" "consumer's note when head leaves"
+assert_eq 4 "$(stat_value queue.pipe.depth)" "items left after consumer | head -1"
+timeout 10 "$consumer" --mount "$MNT" --id 8 --timeout 1 pipe 2>pipe.err | sleep 0.5
+assert_match "^consumer: the output was closed before the last item was read; item put back into queue 'pipe', at its tail: [a-z0-9]{4,10}"$'\n'"consumer 8: the output was closed, stopping\$" "$(cat pipe.err)" "consumer's note when its reader leaves without reading"
+assert_eq 4 "$(stat_value queue.pipe.depth)" "items left after consumer | sleep"
+timeout 10 "$consumer" --mount "$MNT" --count 1 pipe 2>pipe.err | sleep 0.5
+assert_contains "$(cat pipe.err)" "item put back into queue 'pipe'" "consumer --count 1 | sleep"
+assert_eq 4 "$(stat_value queue.pipe.depth)" "items left after consumer --count 1 | sleep"
+out=$(timeout 10 "$consumer" --mount "$MNT" --timeout 0.5 pipe 2>/dev/null | cat)
+assert_eq 4 "$(wc -l <<<"$out")" "items through a pipe that reads them all"
+
+# Errors: no mount, a line too long, an output that fails.
 mkdir plain
 for tool in "$producer" "$consumer"; do
 	err=$(timeout 10 "$tool" --mount plain jobs 2>&1)
@@ -136,7 +169,16 @@ assert_contains "$err" "over 4096 bytes" "producer with a 5000-byte row"
 timeout 10 "$producer" --mount "$MNT" --count 1 full || fail "producer failed"
 err=$(timeout 10 "$consumer" --mount "$MNT" --timeout 1 full 2>&1 >/dev/full)
 assert_eq 1 "$?" "exit status of consumer writing to /dev/full"
-assert_contains "$err" "cannot write the output" "consumer writing to /dev/full"
+assert_match "^consumer: cannot write the output: No space left on device; item put back into queue 'full', at its tail: [a-z0-9]{4,10}\$" "$err" "consumer writing to /dev/full"
+assert_eq 1 "$(stat_value queue.full.depth)" "items of 'full' after the failed output"
+ln -s /dev/full full.txt
+err=$(timeout 10 "$consumer" --mount "$MNT" --timeout 1 --out full.txt full 2>&1)
+assert_eq 1 "$?" "exit status of consumer --out to /dev/full"
+assert_contains "$err" "cannot write to 'full.txt': No space left on device; item put back" "consumer --out to /dev/full"
+chmod a-w "$MNT/queues/full"
+err=$(timeout 10 "$consumer" --mount "$MNT" --timeout 1 full 2>&1 >/dev/full)
+assert_eq 1 "$?" "exit status of consumer writing to /dev/full from a sealed queue"
+assert_match "cannot be put back into queue 'full' \(Broken pipe\), so here it is: [a-z0-9]{4,10}\$" "$err" "the item that cannot go back"
 err=$(timeout 10 "$producer" --mount "$MNT" --count 1 --verbose v 2>&1 >/dev/full)
 assert_eq 1 "$?" "exit status of producer --verbose writing to /dev/full"
 

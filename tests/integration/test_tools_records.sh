@@ -20,7 +20,7 @@ mkdir "$TEST_TMP/t" && cd "$TEST_TMP/t" || fail "cannot make $TEST_TMP/t"
 
 touch "$MNT/queues/readings"
 for c in 1 2 3; do
-	timeout 40 "$consumer" --mount "$MNT" --id "$c" --timeout 3 --out "c$c.rec" readings 2>"c$c.err" &
+	timeout 40 "$consumer" --mount "$MNT" --id "$c" --timeout 3 --records "c$c.rec" readings 2>"c$c.err" &
 	consumers[c]=$!
 done
 for p in 1 2 3 4 5 6 7; do
@@ -115,16 +115,16 @@ timeout 10 "$records" empty.rec c3.rec 2>/dev/null >/dev/null || fail "records o
 # A consumer appends to an existing record file and refuses any other file;
 # two consumers sharing one new file write its magic once.
 timeout 10 "$producer" --mount "$MNT" --count 4 more || fail "producer failed"
-timeout 10 "$consumer" --mount "$MNT" --count 2 --out c3.rec more || fail "consumer appending failed"
+timeout 10 "$consumer" --mount "$MNT" --count 2 --records c3.rec more || fail "consumer appending failed"
 assert_eq $((n3 + 2)) "$(timeout 10 "$records" c3.rec 2>/dev/null | wc -l)" "records after appending"
-err=$(timeout 10 "$consumer" --mount "$MNT" --count 1 --out text.rec more 2>&1)
-assert_eq 1 "$?" "exit status of consumer --out on a text file"
-assert_contains "$err" "'text.rec' is not a record file" "consumer --out on a text file"
+err=$(timeout 10 "$consumer" --mount "$MNT" --count 1 --records text.rec more 2>&1)
+assert_eq 1 "$?" "exit status of consumer --records on a text file"
+assert_contains "$err" "'text.rec' is not a record file" "consumer --records on a text file"
 assert_eq 2 "$(stat_value queue.more.depth)" "items left after the refusal"
 timeout 10 "$producer" --mount "$MNT" --count 100 shared || fail "producer failed"
-timeout 10 "$consumer" --mount "$MNT" --timeout 1 --out shared.rec shared 2>/dev/null &
+timeout 10 "$consumer" --mount "$MNT" --timeout 1 --records shared.rec shared 2>/dev/null &
 a=$!
-timeout 10 "$consumer" --mount "$MNT" --timeout 1 --out shared.rec shared 2>/dev/null &
+timeout 10 "$consumer" --mount "$MNT" --timeout 1 --records shared.rec shared 2>/dev/null &
 b=$!
 wait "$a" || fail "first consumer on shared.rec failed"
 wait "$b" || fail "second consumer on shared.rec failed"

@@ -35,7 +35,7 @@ for args in "--bogus" "bogus" "buy 1001" "buy x 1" "buy 1001 two" "login" "list 
 	# shellcheck disable=SC2086
 	shop $args
 	assert_eq 2 "$STATUS" "exit status of shop $args"
-	assert_contains "$ERR" "usage: shop" "stderr of shop $args"
+	assert_match "^shop: .*; see shop --help$" "$ERR" "stderr of shop $args"
 done
 
 # Not logged in yet.
