@@ -435,6 +435,16 @@ static int check_mountpoint(const char *path, struct fuse_cmdline_opts *cmd)
 	return -1;
 }
 
+/* True for the source that mount(8) passes first: "rwfs" from an fstab
+ * line, or a path ending in /rwfs, which mount makes of it when its working
+ * directory holds a file of that name. */
+static bool is_source(const char *word)
+{
+	const char *slash = strrchr(word, '/');
+
+	return strcmp(slash ? slash + 1 : word, SOURCE_NAME) == 0;
+}
+
 /* The whole command line, before anything else is done.  Returns -1 when
  * the daemon may go on, else the exit status (0 after --help or
  * --version).  cmd->mountpoint is then absolute (malloc'd), or NULL with
@@ -485,10 +495,10 @@ static int parse_command_line(int argc, char *argv[], struct fuse_args *args,
 	if (opts->sync && parse_sync(opts->sync, &opts->sync_mode) != 0)
 		return 2;
 
-	/* mount(8) passes the source of an fstab line first: "rwfs". */
-	ret = opts->nwords >= 2 && strcmp(opts->words[0], SOURCE_NAME) == 0 ? 1 : 0;
+	ret = opts->nwords >= 2 && is_source(opts->words[0]) ? 1 : 0;
 	if (opts->nwords > ret + 1) {
-		usage_error("unexpected argument '%s'", opts->words[ret + 1]);
+		usage_error("unexpected argument '%s' after the mount point '%s'",
+			    opts->words[ret + 1], opts->words[ret]);
 		return 2;
 	}
 	mountpoint = opts->nwords > ret ? opts->words[ret] : NULL;

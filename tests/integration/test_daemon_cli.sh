@@ -54,6 +54,8 @@ run_rwfs "$TEST_TMP/m" extra
 usage_error "a stray argument" "unexpected argument 'extra'"
 run_rwfs rwfs "$TEST_TMP/m" extra
 usage_error "a stray argument after the source" "unexpected argument 'extra'"
+run_rwfs other "$TEST_TMP/m"
+usage_error "a source other than rwfs" "unexpected argument '$TEST_TMP/m' after the mount point 'other'"
 run_rwfs
 usage_error "no mount point" "no mount point given"
 run_rwfs "$TEST_TMP/m" --state
