@@ -58,7 +58,6 @@ struct options {
 	unsigned long compact_size;
 	unsigned queue_capacity;
 	enum log_file_sync sync_mode;
-	int asked;                       /* -h or -V: no mount point needed */
 	char *unknown;                   /* the first option nobody knows */
 	char *words[MAX_ARGUMENTS];      /* the arguments that are not options */
 	int nwords;
@@ -219,22 +218,22 @@ static int parse_sync(const char *name, enum log_file_sync *out)
 static int option_filter(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct options *opts = data;
-	bool asks = strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0 ||
-		    strcmp(arg, "-V") == 0 || strcmp(arg, "--version") == 0;
+	bool libfuses = strncmp(arg, "--", 2) != 0 || strcmp(arg, "--help") == 0 ||
+			strcmp(arg, "--version") == 0;
+	char **keep;
 
 	(void)outargs;
-	opts->asked |= asks;
-	if (key == FUSE_OPT_KEY_NONOPT) {
-		if (opts->nwords < MAX_ARGUMENTS)
-			opts->words[opts->nwords++] = strdup(arg);
-		return 0;
+	if (key == FUSE_OPT_KEY_OPT && libfuses)
+		return 1;
+	if (key == FUSE_OPT_KEY_NONOPT)
+		keep = opts->nwords < MAX_ARGUMENTS ? &opts->words[opts->nwords++] : NULL;
+	else
+		keep = opts->unknown ? NULL : &opts->unknown;
+	if (keep && !(*keep = strdup(arg))) {
+		fprintf(stderr, "rwfs: out of memory\n");
+		return -1;
 	}
-	if (strncmp(arg, "--", 2) == 0 && !asks) {
-		if (!opts->unknown)
-			opts->unknown = strdup(arg);
-		return 0;
-	}
-	return 1;
+	return 0;
 }
 
 /* The option of rwfs_options that a bare "--NAME" names, when it takes a
