@@ -5,6 +5,10 @@
 # copy of the source, so that the checkout's build is left alone.
 . "$(dirname "$0")/lib.sh"
 
+# A make test above this one hands its variables (SAN=1, WERROR=...) down
+# through the environment: this build is a packager's, without them.
+unset MAKEFLAGS MAKELEVEL MFLAGS
+
 src=$TEST_TMP/src
 mkdir "$src"
 cp -r "$ROOT/Makefile" "$ROOT/fs" "$ROOT/tools" "$ROOT/man" "$ROOT/contrib" "$src/" ||

@@ -7,6 +7,10 @@
 # installed helper there, and the installed bin directory as /usr/local/bin.
 . "$(dirname "$0")/lib.sh"
 
+# A make test above this one hands its variables (SAN=1, WERROR=...) down
+# through the environment: this build is a packager's, without them.
+unset MAKEFLAGS MAKELEVEL MFLAGS
+
 command -v mount.fuse3 >/dev/null || fail "mount.fuse3 is missing (package fuse3)"
 src=$TEST_TMP/src prefix=$TEST_TMP/prefix
 mkdir "$src"
