@@ -7,24 +7,31 @@
 #   make bench      install what is missing, build, print the benchmark table
 #   make fuzz       build the libFuzzer harnesses (clang) and run each a while:
 #                   FUZZ_SECONDS=60 by default
+#   make man-check  render every man page and fail on any warning (part of check)
+#   make install    install under PREFIX (default /usr/local), staged under
+#                   DESTDIR when given; make uninstall removes it again
 #
-# The sanitizer build lives in build/san (its daemon is build/san/rwfs).
+# CC, CFLAGS, CPPFLAGS and LDFLAGS are honoured.  Warnings are errors only in
+# the project's own test builds (make test sets WERROR=-Werror); a change of
+# flags rebuilds everything.  The sanitizer build lives in build/san (its
+# daemon is build/san/rwfs).
 
 BUILD   ?= build
 SAN     ?=
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-WARN    := -std=gnu11 -Wall -Wextra -Werror
+WERROR  ?=
+WARN    := -std=gnu11 -Wall -Wextra $(WERROR)
 ifdef SAN
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
-ALL_CFLAGS = $(WARN) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
 # Deferred (=), so that a sub-make started after `deps` sees the packages.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
 
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev zlib1g-dev \
-	    nettle-dev python3 util-linux attr
+	    nettle-dev python3 util-linux attr man-db groff-base
 FUZZ_PACKAGES := clang
 FUZZ_SECONDS ?= 60
 LIBS := -lcrypt -lnettle -lz -lpthread
@@ -45,34 +52,61 @@ TOOLS      := $(TOOL_SRC:tools/%.c=$(if $(SAN),$(BUILD)/tools/%,tools/%))
 FUZZ_SRC   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps install-packages run test check unit integration bench fuzz clean
+MAN_PAGES  := $(wildcard man/*.[178])
+
+# Where make install puts things.  The tools get an rwfs- prefix (their
+# names alone, groups above all, are taken); the shell demos stay together
+# with the common.sh they source, in LIBEXECDIR/rwfs.  mount(8) looks for
+# its helper mount.fuse.rwfs in /sbin: MOUNTHELPERDIR=/sbin for a PREFIX
+# other than /usr.
+PREFIX         ?= /usr/local
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+LIBEXECDIR     ?= $(PREFIX)/libexec
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/rwfs
+MOUNTHELPERDIR ?= $(SBINDIR)
+INSTALL        ?= install
+TOOL_NAMES     := $(TOOL_SRC:tools/%.c=%)
+SCRIPTS        := tools/reader.sh tools/writer.sh
+
+.PHONY: all deps install-packages run test check unit integration man-check bench fuzz \
+	install uninstall clean FORCE
 
 all: $(DAEMON) $(TOOLS)
 
-$(DAEMON): $(FS_OBJ) $(ENGINE_OBJ)
-	$(CC) $(ALL_CFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) $(LIBS)
+# The flags every object is built with: a change (CFLAGS=..., WERROR=...)
+# makes them older than this file, so they are built again.
+FLAGS_FILE := $(BUILD)/flags
+$(FLAGS_FILE): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' >$@
 
-$(BUILD)/fs/%.o: fs/%.c
+$(DAEMON): $(FS_OBJ) $(ENGINE_OBJ)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) $(LIBS)
+
+$(BUILD)/fs/%.o: fs/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
 
 # The engine and the log know nothing of FUSE: they are built without its
 # headers.
-$(BUILD)/fs/engine/%.o: fs/engine/%.c
+$(BUILD)/fs/engine/%.o: fs/engine/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(BUILD)/fs/log/%.o: fs/log/%.c
+$(BUILD)/fs/log/%.o: fs/log/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h fs/engine/le.h
+$(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h fs/engine/le.h \
+		$(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CFLAGS) $(SANFLAGS) -o $@ $(filter %.c,$^) -lz
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) -lz
 
 $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Ifs/engine -Ifs/log -o $@ $(filter %.c %.o,$^) -lcmocka $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -Ifs/engine -Ifs/log -o $@ $(filter %.c %.o,$^) -lcmocka $(LIBS)
 
 deps:
 	@$(MAKE) --no-print-directory install-packages WANT="$(PACKAGES)"
@@ -99,11 +133,43 @@ unit: $(UNIT_BIN)
 integration: all
 	RWFS=$(DAEMON) TOOLS=$(if $(SAN),$(BUILD)/tools,tools) tests/integration/run.sh
 
-check: unit integration
+# Every page renders without a warning from man or groff.
+man-check:
+	@failed=0; for page in $(MAN_PAGES); do \
+		out=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+			man --warnings -E UTF-8 -l -Tutf8 -Z $$page 2>&1 >/dev/null); \
+		if [ -n "$$out" ]; then echo "$$page:"; echo "$$out"; failed=1; fi; \
+	done; exit $$failed
+
+check: man-check unit integration
 
 test: deps
-	$(MAKE) check
-	$(MAKE) check SAN=1 BUILD=$(BUILD)/san
+	$(MAKE) check WERROR=-Werror
+	$(MAKE) check WERROR=-Werror SAN=1 BUILD=$(BUILD)/san
+
+install: $(DAEMON) $(TOOLS)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MOUNTHELPERDIR) \
+		$(DESTDIR)$(LIBEXECDIR)/rwfs $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(MANDIR)/man8
+	$(INSTALL) -m 755 rwfs $(DESTDIR)$(BINDIR)/rwfs
+	for t in $(TOOL_NAMES); do $(INSTALL) -m 755 tools/$$t $(DESTDIR)$(BINDIR)/rwfs-$$t || exit 1; done
+	$(INSTALL) -m 755 $(SCRIPTS) $(DESTDIR)$(LIBEXECDIR)/rwfs
+	$(INSTALL) -m 644 tools/common.sh $(DESTDIR)$(LIBEXECDIR)/rwfs
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/mount.fuse.rwfs >$(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.rwfs
+	chmod 755 $(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.rwfs
+	for s in 1 7 8; do \
+		for p in man/*.$$s; do $(INSTALL) -m 644 $$p $(DESTDIR)$(MANDIR)/man$$s || exit 1; done; \
+	done
+	sed 's|@BINDIR@|$(BINDIR)|g' contrib/rwfs.service >$(DESTDIR)$(DOCDIR)/examples/rwfs.service
+	$(INSTALL) -m 644 contrib/srv-rwfs.mount $(DESTDIR)$(DOCDIR)/examples
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/rwfs $(TOOL_NAMES:%=$(DESTDIR)$(BINDIR)/rwfs-%) \
+		$(DESTDIR)$(MOUNTHELPERDIR)/mount.fuse.rwfs \
+		$(SCRIPTS:tools/%=$(DESTDIR)$(LIBEXECDIR)/rwfs/%) $(DESTDIR)$(LIBEXECDIR)/rwfs/common.sh \
+		$(foreach p,$(notdir $(MAN_PAGES)),$(DESTDIR)$(MANDIR)/man$(subst .,,$(suffix $(p)))/$(p)) \
+		$(DESTDIR)$(DOCDIR)/examples/rwfs.service $(DESTDIR)$(DOCDIR)/examples/srv-rwfs.mount
+	-rmdir $(DESTDIR)$(LIBEXECDIR)/rwfs $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 
 bench: deps
 	$(MAKE) all
@@ -130,5 +196,7 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD) rwfs $(TOOL_SRC:.c=)
+
+FORCE:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
