@@ -31,10 +31,11 @@ FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
 
 PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev zlib1g-dev \
-	    nettle-dev python3 util-linux attr man-db groff-base
+	    nettle-dev python3 util-linux attr man-db groff-base libcurl4-openssl-dev \
+	    libjson-c-dev etcd-server etcd-client
 FUZZ_PACKAGES := clang
 FUZZ_SECONDS ?= 60
-LIBS := -lcrypt -lnettle -lz -lpthread
+LIBS := -lcrypt -lnettle -lz -lcurl -ljson-c -lpthread
 
 ENGINE_SRC := $(wildcard fs/engine/*.c)
 LOG_SRC    := $(wildcard fs/log/*.c)

@@ -31,12 +31,14 @@
 #include "engine/queues.h"
 #include "engine/record.h"
 #include "engine/state.h"
+#include "log/etcd.h"
 #include "log/file.h"
 #include "ops.h"
 
 #define RWFS_VERSION "0.1.0"
 
 #define DEFAULT_STATE "rwfs.state"
+#define ETCD_COMPACT_BYTES (8u << 20) /* of records, before a snapshot in etcd */
 #define SOURCE_NAME "rwfs" /* the first field of an fstab line, which mount passes on */
 #define BUSY_TRIES 40       /* a busy state directory is asked again this often, */
 #define BUSY_WAIT_US 50000  /* this long apart: 2 s in all */
@@ -54,7 +56,14 @@ struct options {
 	char *queue_capacity_arg;
 	char *users;
 	char *inventory;
+	char *etcd;               /* the cluster's endpoints: the state is kept there */
+	char *etcd_prefix;
+	char *etcd_timeout_arg;
+	char *lease_arg;
+	char *reads;
 	unsigned memory;
+	unsigned etcd_timeout;    /* seconds */
+	unsigned lease;           /* seconds */
 	unsigned long compact_size;
 	unsigned queue_capacity;
 	enum log_file_sync sync_mode;
@@ -81,6 +90,11 @@ static const struct rwfs_option rwfs_options[] = {
 	{ "queue-capacity", offsetof(struct options, queue_capacity_arg), true },
 	{ "users", offsetof(struct options, users), true },
 	{ "inventory", offsetof(struct options, inventory), true },
+	{ "etcd", offsetof(struct options, etcd), true },
+	{ "etcd-prefix", offsetof(struct options, etcd_prefix), true },
+	{ "etcd-timeout", offsetof(struct options, etcd_timeout_arg), true },
+	{ "lease", offsetof(struct options, lease_arg), true },
+	{ "reads", offsetof(struct options, reads), true },
 	{ "recover", offsetof(struct options, recover), false },
 	{ "dump", offsetof(struct options, dump), false },
 	{ "quiet", offsetof(struct options, quiet), false },
@@ -128,6 +142,18 @@ static void usage(FILE *out, const char *prog)
 		"                           console with -f, else syslog)\n"
 		"    --quiet                no event log, and no start line\n"
 		"\n"
+		"Several hosts, one state (an etcd cluster instead of the state directory):\n"
+		"    --etcd=URL,URL,...     the cluster's client URLs (http://HOST:2379,...)\n"
+		"    --etcd-prefix=P        the prefix of rwfs's keys (default rwfs/)\n"
+		"    --etcd-timeout=SECONDS an operation that gets no quorum fails then\n"
+		"                           with ETIMEDOUT (default %u)\n"
+		"    --lease=SECONDS        a dead mount's tickets and unread queue items\n"
+		"                           are released this long after (default %u, >= 2)\n"
+		"    --reads=MODE           linearizable (default): a read sees every write\n"
+		"                           acknowledged on any host before it began;\n"
+		"                           local: this mount's copy, no round trip\n"
+		"                           (monotonic, sees this mount's own writes)\n"
+		"\n"
 		"Queues: stat shows each queue as 1048576 bytes (so that writers of one\n"
 		"queue never wait for each other in the kernel); the bytes waiting are\n"
 		"its attribute user.bytes and in MOUNTPOINT/stats. To seal, unseal or\n"
@@ -136,7 +162,8 @@ static void usage(FILE *out, const char *prog)
 		"user.remove); chmod and rm of the queue itself wait for that writer.\n"
 		"\n",
 		prog, DEFAULT_STATE, LOG_FILE_DEFAULT_COMPACT_BYTES, STATE_DEFAULT_CELLS,
-		STATE_MAX_CELLS, QUEUES_DEFAULT_CAPACITY, QUEUES_MAX_CAPACITY);
+		STATE_MAX_CELLS, QUEUES_DEFAULT_CAPACITY, QUEUES_MAX_CAPACITY,
+		LOG_ETCD_DEFAULT_TIMEOUT_MS / 1000, LOG_ETCD_DEFAULT_LEASE_S);
 }
 
 /* A mistake on the command line: one line, then exit status 2. */
@@ -184,13 +211,22 @@ static int number_option(const char *name, const char *arg, unsigned long long m
 static int parse_numbers(struct options *o)
 {
 	unsigned long long memory = o->memory, compact = o->compact_size,
-			   capacity = o->queue_capacity;
+			   capacity = o->queue_capacity, timeout = LOG_ETCD_DEFAULT_TIMEOUT_MS / 1000,
+			   lease = LOG_ETCD_DEFAULT_LEASE_S;
 
 	if (number_option("--memory", o->memory_arg, 1, STATE_MAX_CELLS, &memory) ||
 	    number_option("--compact-size", o->compact_size_arg, 1, ULONG_MAX, &compact) ||
 	    number_option("--queue-capacity", o->queue_capacity_arg, 0, QUEUES_MAX_CAPACITY,
-			  &capacity))
+			  &capacity) ||
+	    number_option("--etcd-timeout", o->etcd_timeout_arg, 1, 3600, &timeout) ||
+	    number_option("--lease", o->lease_arg, 2, 3600, &lease))
 		return -1;
+	if (o->reads && strcmp(o->reads, "linearizable") != 0 && strcmp(o->reads, "local") != 0) {
+		fprintf(stderr, "rwfs: --reads must be linearizable or local, not '%s'\n", o->reads);
+		return -1;
+	}
+	o->etcd_timeout = (unsigned)timeout;
+	o->lease = (unsigned)lease;
 	if (capacity == 0)
 		capacity = QUEUES_DEFAULT_CAPACITY;
 	o->memory = (unsigned)memory;
@@ -566,6 +602,66 @@ static int open_state(const struct options *opts, struct state *st, uint64_t *re
 	return 0;
 }
 
+static void cluster_notice(void *arg, const char *line)
+{
+	evlog_append(state_evlog(arg), "%s", line);
+}
+
+static int probe_cluster(const struct options *opts)
+{
+	char msg[512] = "";
+
+	if (log_etcd_probe(opts->etcd, opts->etcd_timeout * 1000, msg, sizeof(msg)) == 0)
+		return 0;
+	fprintf(stderr, "rwfs: %s\n", msg);
+	return -1;
+}
+
+/* Joins the etcd cluster, catches up with its state and begins this
+ * mount's session; should the mount die, the cluster applies its farewell
+ * (the session's end) a lease later.  After the daemon's fork: the log's
+ * threads would not survive it. */
+static int open_cluster(const struct options *opts, struct state *st)
+{
+	struct log_etcd_options eo = {
+		.endpoints = opts->etcd,
+		.prefix = opts->etcd_prefix,
+		.timeout_ms = opts->etcd_timeout * 1000,
+		.lease_s = opts->lease,
+		.local_reads = opts->reads && strcmp(opts->reads, "local") == 0,
+		.compact_bytes = opts->compact_size ? opts->compact_size : ETCD_COMPACT_BYTES,
+		.notice = cluster_notice,
+		.notice_arg = st,
+	};
+	char msg[512] = "";
+	struct timespec now;
+	uint64_t session;
+	struct log *log;
+	void *farewell;
+	int ret;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	session = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	ret = state_farewell(session, &farewell, &eo.farewell_len);
+	if (ret) {
+		snprintf(msg, sizeof(msg), "out of memory");
+	} else {
+		eo.farewell = farewell;
+		ret = log_etcd_open(&eo, &log, msg, sizeof(msg));
+		free(farewell);
+	}
+	if (!ret)
+		ret = state_attach_log(st, log, msg, sizeof(msg));
+	if (!ret)
+		ret = state_begin(st, session, opts->memory, msg, sizeof(msg));
+	if (ret) {
+		fprintf(stderr, "rwfs: %s\n", msg);
+		evlog_append(state_evlog(st), "rwfs: %s", msg);
+		return -1;
+	}
+	return 0;
+}
+
 /* --dump: one line per record, "FILE OFFSET position N: RECORD". */
 static void print_record(void *arg, const void *rec, size_t len)
 {
@@ -733,6 +829,11 @@ static int open_event_log(const struct options *opts, bool foreground, FILE **ou
 static void start_line(const struct options *opts, const char *mountpoint, uint64_t restored,
 		       char *line, size_t size)
 {
+	if (opts->etcd) {
+		snprintf(line, size, "mount %s -> rwfs %s, etcd %s, reads %s", mountpoint,
+			 RWFS_VERSION, opts->etcd, opts->reads ? opts->reads : "linearizable");
+		return;
+	}
 	char *dir = realpath(state_dir(opts), NULL);
 
 	snprintf(line, size, "mount %s -> rwfs %s, state %s, %llu records restored, sync %s",
@@ -744,7 +845,7 @@ static void start_line(const struct options *opts, const char *mountpoint, uint6
 /* Mounts, serves until unmounted, unmounts.  started: the start line,
  * logged once the daemon is in the background.  The exit status. */
 static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
-		       struct state *st, const char *started)
+		       const struct options *opts, struct state *st, const char *started)
 {
 	struct fuse_loop_config *config = NULL;
 	struct fuse_session *se;
@@ -767,8 +868,10 @@ static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
 	/* After the fork of fuse_daemonize: threads do not survive it. */
-	if (log_file_start(state_log(st)) != 0 ||
-	    pthread_create(&watcher, NULL, watch_mount, cmd->mountpoint) != 0) {
+	if (opts->etcd ? open_cluster(opts, st) != 0 || seed(opts, st) != 0
+		       : log_file_start(state_log(st)) != 0)
+		goto out_unmount;
+	if (pthread_create(&watcher, NULL, watch_mount, cmd->mountpoint) != 0) {
 		fprintf(stderr, "rwfs: cannot start a thread\n");
 		goto out_unmount;
 	}
@@ -857,11 +960,15 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "rwfs: out of memory\n");
 		goto out;
 	}
-	if (configure(&opts, st) != 0 || open_state(&opts, st, &restored) != 0 ||
-	    seed(&opts, st) != 0)
+	if (configure(&opts, st) != 0)
+		goto out;
+	/* A cluster is joined after the fork; whether it answers at all is
+	 * told here, on the terminal. */
+	if (opts.etcd ? probe_cluster(&opts) != 0
+		      : open_state(&opts, st, &restored) != 0 || seed(&opts, st) != 0)
 		goto out;
 	start_line(&opts, cmd.mountpoint, restored, started, sizeof(started));
-	ret = run_session(&args, &cmd, st, started);
+	ret = run_session(&args, &cmd, &opts, st, started);
 
 out:
 	state_free(st);

@@ -241,7 +241,9 @@ static void read_file(fuse_req_t req, struct handle *h, size_t size, off_t off, 
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	n = state_file_read(fs_of(req)->st, h->node->index, (uint64_t)off, buf, size);
+	n = state_catch_up(fs_of(req)->st);
+	if (!n)
+		n = state_file_read(fs_of(req)->st, h->node->index, (uint64_t)off, buf, size);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else

@@ -76,7 +76,11 @@ void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off
 
 	pthread_mutex_lock(&h->lock);
 	if (off == 0 || !h->text) {
-		ret = take_snapshot(fs, h);
+		/* With a shared log, a read sees every write acknowledged on any
+		 * host before it began. */
+		ret = state_catch_up(fs->st);
+		if (!ret)
+			ret = take_snapshot(fs, h);
 		if (!ret && logging(fs)) {
 			node_path(h->node, path, sizeof(path));
 			if (show_value)

@@ -175,18 +175,34 @@ static void merge_changes(struct changes *into, const struct changes *c)
 	}
 }
 
-/* The outcome a proposal of ours waits for, or NULL. */
-static struct pending *find_pending(struct state *st, const struct record *r)
+/* The outcome a proposal of ours waits for, or NULL.  It is claimed: its
+ * proposer, should it give up waiting, waits for this apply to end before
+ * its outcome goes away. */
+static struct pending *claim_pending(struct state *st, const struct record *r)
 {
 	struct pending *p = NULL;
 
 	if (r->session != st->session || !st->session)
 		return NULL;
 	pthread_mutex_lock(&st->pending_lock);
-	for (p = st->pending; p && p->seq != r->seq; p = p->next)
+	for (p = st->pending; p && (p->seq != r->seq || p->done); p = p->next)
 		;
+	if (p)
+		p->claimed = true;
 	pthread_mutex_unlock(&st->pending_lock);
 	return p;
+}
+
+/* The event log of each host shows the changes made on the others. */
+static void note_remote(struct state *st, const struct record *r)
+{
+	char line[EVLOG_LINE_MAX];
+
+	if (!log_is_shared(st->log) || !st->session || r->session == st->session ||
+	    !evlog_wanted(st->evlog))
+		return;
+	record_format(r, line, sizeof(line));
+	evlog_append(st->evlog, "from another host: %s", line);
 }
 
 /* The log's deliver: decodes and applies one record, and tells whoever
@@ -200,11 +216,12 @@ static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
 
 	if (record_decode(rec, len, &r))
 		return -EBADMSG;
-	p = find_pending(st, &r);
+	p = claim_pending(st, &r);
 	rwlock_write_lock(&st->lock);
 	st->applied = position; /* before: a queue created here takes it as its id */
 	state_apply_record(st, &r, p ? p->out : NULL, &changed);
 	rwlock_write_unlock(&st->lock);
+	note_remote(st, &r);
 	if (p) {
 		pthread_mutex_lock(&st->pending_lock);
 		p->done = true;
@@ -252,9 +269,16 @@ static int save(void *arg, void **blob, size_t *len)
 	return *blob ? 0 : -ENOMEM;
 }
 
-static void forget_pending(struct state *st, struct pending *p)
+/* Takes p off the list, once no apply is filling it; returns whether it
+ * was applied. */
+static bool forget_pending(struct state *st, struct pending *p)
 {
+	bool done;
+
 	pthread_mutex_lock(&st->pending_lock);
+	while (p->claimed && !p->done)
+		pthread_cond_wait(&st->pending_done, &st->pending_lock);
+	done = p->done;
 	for (struct pending **link = &st->pending; *link; link = &(*link)->next) {
 		if (*link == p) {
 			*link = p->next;
@@ -262,17 +286,29 @@ static void forget_pending(struct state *st, struct pending *p)
 		}
 	}
 	pthread_mutex_unlock(&st->pending_lock);
+	return done;
 }
 
-/* Waits for the apply of p (at once with the file log, which delivers
- * inside its append) and takes p off the list. */
-static void wait_applied(struct state *st, struct pending *p)
+/* Waits for the log to deliver p's record (at once with the file log,
+ * which delivers inside its append) and takes p off the list.  A log that
+ * gave up waiting may still have applied it just then: that counts. */
+static int wait_applied(struct state *st, struct pending *p, uint64_t ticket,
+			uint64_t *position)
 {
+	int ret = log_await(st->log, ticket, position);
+
+	if (ret) {
+		if (!forget_pending(st, p))
+			return ret;
+		*position = ticket;
+		return 0;
+	}
 	pthread_mutex_lock(&st->pending_lock);
 	while (!p->done)
 		pthread_cond_wait(&st->pending_done, &st->pending_lock);
 	pthread_mutex_unlock(&st->pending_lock);
 	forget_pending(st, p);
+	return 0;
 }
 
 static int64_t wall_clock_ns(void)
@@ -285,9 +321,10 @@ static int64_t wall_clock_ns(void)
 
 /* Gives the encoded record its sequence and appends it, under the propose
  * lock: sequences reach the log in the order they are given, so apply can
- * tell a repeat from a record that was merely overtaken. */
+ * tell a repeat from a record that was merely overtaken.  *ticket is the
+ * log's, for wait_applied. */
 static int append_in_order(struct state *st, struct text *encoded, struct pending *p,
-			   struct changes *changed, uint64_t *position)
+			   struct changes *changed, uint64_t *ticket)
 {
 	int ret;
 
@@ -299,12 +336,31 @@ static int append_in_order(struct state *st, struct text *encoded, struct pendin
 	st->pending = p;
 	pthread_mutex_unlock(&st->pending_lock);
 	deferred = changed;
-	ret = log_append(st->log, encoded->buf, encoded->len, position);
+	ret = log_append(st->log, encoded->buf, encoded->len, ticket);
 	deferred = NULL;
 	pthread_mutex_unlock(&st->propose_lock);
 	if (ret)
 		forget_pending(st, p);
 	return ret;
+}
+
+int state_catch_up(struct state *st)
+{
+	return log_catch_up(st->log);
+}
+
+int state_farewell(uint64_t session, void **rec, size_t *len)
+{
+	struct record r = { .kind = RECORD_SESSION_END, .v = session };
+	struct text t = TEXT_INIT;
+	int ret = record_encode(&r, &t);
+
+	if (ret) {
+		text_free(&t);
+		return ret;
+	}
+	*rec = text_take(&t, len);
+	return *rec ? 0 : -ENOMEM;
 }
 
 int state_compact(struct state *st)
@@ -340,7 +396,7 @@ int state_submit(struct state *st, struct record *r, struct outcome *out)
 	struct text encoded = TEXT_ON_STACK(small);
 	struct changes changed = { .count = 0 };
 	struct pending p = { .out = out };
-	uint64_t position;
+	uint64_t ticket, position;
 	int ret;
 
 	r->session = st->session;
@@ -349,10 +405,11 @@ int state_submit(struct state *st, struct record *r, struct outcome *out)
 	p.out->err = 0;
 	ret = record_encode(r, &encoded);
 	if (!ret)
-		ret = append_in_order(st, &encoded, &p, &changed, &position);
+		ret = append_in_order(st, &encoded, &p, &changed, &ticket);
+	if (!ret)
+		ret = wait_applied(st, &p, ticket, &position);
 	if (ret)
 		goto out;
-	wait_applied(st, &p);
 	notify(st, &changed);
 	if (p.out->err)
 		state_bump(&st->refused);
@@ -417,7 +474,9 @@ int state_begin(struct state *st, uint64_t session, size_t ncells, char *msg, si
 	ret = state_submit(st, &open, &out);
 	if (!ret && out.err)
 		ret = out.err;
-	if (!ret)
+	/* Other sessions of a shared log are other hosts, alive until the log
+	 * ends them; in a log of our own they are earlier runs of ours. */
+	if (!ret && !log_is_shared(st->log))
 		ret = end_other_sessions(st);
 	if (ret) {
 		snprintf(msg, size, "cannot begin a session: %s", strerror(-ret));

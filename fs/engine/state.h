@@ -66,6 +66,17 @@ struct log *state_log(struct state *st);
  * (fewer cells would drop a cell that holds a value), or the log's -errno. */
 int state_begin(struct state *st, uint64_t session, size_t ncells, char *msg, size_t size);
 
+/* Returns once st holds every change its log held when the call began:
+ * with a log shared by several hosts, every change acknowledged on any of
+ * them (the reads of mnt/ call it first, so they are linearizable).  At
+ * once with a log of one host.  0, or -ETIMEDOUT / -EIO. */
+int state_catch_up(struct state *st);
+
+/* The encoded record that ends session (its held queue items go back,
+ * its tickets are released), for a shared log to apply when this host is
+ * gone.  Returns 0 and a malloc'd *rec the caller frees, or -ENOMEM. */
+int state_farewell(uint64_t session, void **rec, size_t *len);
+
 /* Called after every applied change of queue id (created, removed, an
  * item in or out, sealed...), from the thread that applied it, with no
  * engine lock held.  One observer; NULL clears it. */

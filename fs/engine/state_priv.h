@@ -77,6 +77,7 @@ struct pending {
 	struct pending *next;
 	uint64_t seq;
 	struct outcome *out;
+	bool claimed;  /* deliver is applying it: out must stay until done */
 	bool done;
 };
 

@@ -2,15 +2,16 @@
  * through.
  *
  * The engine turns each operation into one encoded record (record.h) and
- * appends it here; the log gives it a position (1, 2, 3, ... never reused,
- * across compactions too) and hands it back, in position order, to the one
+ * appends it here; the log gives it a position (growing: 1, 2, 3 in a file,
+ * never reused, across compactions too) and hands it back, in position order, to the one
  * deliver function, which applies it.  Replay at start-up is the same
  * deliver.  The log never looks inside a record: to it a record is bytes.
  *
  * Implementations: file.c (a journal and a snapshot in a state directory,
- * one host) and memory.c (nothing kept).  Nothing here assumes one host:
- * deliver may run in a thread of the log's own, and positions need only
- * grow, so a replicated log fits under the same interface.
+ * one host), memory.c (nothing kept) and etcd.c (an etcd cluster shared by
+ * several hosts).  Nothing here assumes one host: deliver may run in a
+ * thread of the log's own, positions need only grow, and an append may
+ * only queue its record (log_await then waits for its delivery).
  *
  * A snapshot is an opaque blob from the engine (the whole state as of a
  * position); the log keeps the latest one and replays it first.
@@ -47,12 +48,15 @@ typedef int (*log_save_fn)(void *arg, void **blob, size_t *len);
 
 struct log_ops {
 	int (*follow)(struct log *log, log_load_fn load, log_deliver_fn deliver, void *arg);
-	int (*append)(struct log *log, const void *rec, size_t len, uint64_t *position);
+	int (*append)(struct log *log, const void *rec, size_t len, uint64_t *ticket);
+	int (*await)(struct log *log, uint64_t ticket, uint64_t *position); /* NULL: ticket is it */
+	int (*catch_up)(struct log *log);                                /* NULL: always caught up */
 	int (*sync)(struct log *log, uint64_t position);
 	bool (*wants_compaction)(struct log *log);
 	int (*compact)(struct log *log, log_save_fn save, void *arg);
 	int (*format_stats)(struct log *log, char *buf, size_t size);
 	void (*close)(struct log *log);
+	bool shared; /* other processes append too: their sessions are alive */
 };
 
 /* Every implementation's struct begins with this. */
@@ -71,17 +75,48 @@ static inline int log_follow(struct log *log, log_load_fn load, log_deliver_fn d
 	return log->ops->follow(log, load, deliver, arg);
 }
 
-/* Appends one record and returns its *position once it is delivered (file
- * log: it has reached the kernel, so it survives a kill -9 of the daemon,
- * and deliver has run in this thread).  On failure (-ENOSPC, -EIO, -EFBIG,
- * -ETIMEDOUT; -EINVAL for an empty record or before log_follow) the record
- * is not in the log and was not delivered.  Should deliver itself fail,
- * its error is returned, but the record stays in the log at *position.
- * May block.  Call with no lock of the engine held. */
-static inline int log_append(struct log *log, const void *rec, size_t len,
-			     uint64_t *position)
+/* Appends one record, in the order of the calls, and returns a *ticket
+ * for log_await.  The file and memory logs do the whole append here: the
+ * record has reached the kernel (it survives a kill -9 of the daemon),
+ * deliver has run in this thread, and the ticket is its position.  The
+ * etcd log only queues the record.  On failure (-ENOSPC, -EIO, -EFBIG;
+ * -EINVAL for an empty record or before log_follow) the record is not in
+ * the log and was not delivered.  Should deliver itself fail, its error is
+ * returned, but the record stays in the log.  May block.  Call with no
+ * lock of the engine held. */
+static inline int log_append(struct log *log, const void *rec, size_t len, uint64_t *ticket)
 {
-	return log->ops->append(log, rec, len, position);
+	return log->ops->append(log, rec, len, ticket);
+}
+
+/* Waits until the record of ticket is delivered (deliver has returned,
+ * in whichever thread) and gives its *position.  Returns 0, or -ETIMEDOUT
+ * or -EIO when the log gave up on it: then it was not delivered yet, but
+ * it may still be later (its outcome is unknown).  Each ticket is awaited
+ * once.  Call with no lock of the engine held. */
+static inline int log_await(struct log *log, uint64_t ticket, uint64_t *position)
+{
+	if (!log->ops->await) {
+		*position = ticket;
+		return 0;
+	}
+	return log->ops->await(log, ticket, position);
+}
+
+/* Returns once every record the log held when the call began has been
+ * delivered here: a read that follows sees every change acknowledged
+ * anywhere before it began.  0, or -ETIMEDOUT / -EIO when the log cannot
+ * say.  At once for the logs of one process. */
+static inline int log_catch_up(struct log *log)
+{
+	return log->ops->catch_up ? log->ops->catch_up(log) : 0;
+}
+
+/* True when other processes append to the log too (other hosts): the
+ * sessions in it other than ours are alive, and end by the log's say. */
+static inline bool log_is_shared(struct log *log)
+{
+	return log->ops->shared;
 }
 
 /* Returns once the record at position is as durable as the sync policy

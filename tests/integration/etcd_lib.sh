@@ -1,0 +1,83 @@
+# etcd_lib.sh - a private three-member etcd cluster on loopback for one
+# test, and mounts of rwfs on it (sourced after lib.sh).
+#
+#   start_etcd            starts n1 n2 n3 in $TEST_TMP/etcd on free ports of
+#                         127.0.0.1 and sets ETCD_URLS; stopped at exit
+#   etcd_cluster CMD...   tools/etcd-cluster.sh on that cluster (kill N,
+#                         revive N, leader)
+#   start_mount NAME [OPTION...]   start_rwfs NAME --etcd=$ETCD_URLS OPTION...
+#   wait_same_state NAME...        waits until every mount reports the same
+#                         applied position and state digest (10 s), fails
+#                         otherwise; prints the digest
+
+ETCD_SCRIPT=$ROOT/tools/etcd-cluster.sh
+
+# Three client ports, each with its peer port (+1) free on 127.0.0.1.
+free_ports() {
+	"$PYTHON" - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+ports = []
+while len(ports) < 3:
+    p = random.randrange(20000, 60000, 2)
+    if p not in ports and free(p) and free(p + 1):
+        ports.append(p)
+print(" ".join(map(str, ports)))
+PY
+}
+
+etcd_cluster() {
+	ETCD_DIR=$TEST_TMP/etcd ETCD_PORTS=$ETCD_PORTS "$ETCD_SCRIPT" "$@"
+}
+
+start_etcd() {
+	command -v etcd >/dev/null || fail "etcd is not installed (make deps installs etcd-server)"
+	ETCD_PORTS=$(free_ports)
+	export ETCD_PORTS
+	at_exit 'etcd_cluster stop'
+	etcd_cluster start >/dev/null || fail "the etcd cluster did not start: $(tail -n 5 "$TEST_TMP"/etcd/*.log)"
+	ETCD_URLS=$(etcd_cluster urls)
+	export ETCD_URLS
+}
+
+start_mount() {
+	local name=$1
+	shift
+	start_rwfs "$name" --etcd="$ETCD_URLS" "$@"
+}
+
+# The stats line NAME of mount M.
+mount_stat() {
+	awk -v k="$2" '$1 == k { print $2 }' "$TEST_TMP/$1/stats"
+}
+
+wait_same_state() {
+	local m first ok tries
+	for ((tries = 0; tries < 100; tries++)); do
+		ok=1
+		first=
+		for m in "$@"; do
+			local s
+			s=$(awk '$1 == "applied" || $1 == "state_digest" { printf "%s ", $2 }' "$TEST_TMP/$m/stats")
+			[[ -z "$first" ]] && first=$s
+			[[ "$s" == "$first" ]] || ok=0
+		done
+		if ((ok)); then
+			printf '%s\n' "$first"
+			return 0
+		fi
+		sleep 0.1
+	done
+	for m in "$@"; do
+		echo "$m: $(awk '$1 == "applied" || $1 == "state_digest"' "$TEST_TMP/$m/stats" | tr '\n' ' ')" >&2
+	done
+	fail "the mounts do not reach the same state"
+}
