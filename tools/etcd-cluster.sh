@@ -71,8 +71,13 @@ wait_healthy() {
 stop_member() {
 	[ -f "$dir/n$1.pid" ] || return 0
 	pid=$(cat "$dir/n$1.pid")
-	kill "${2:-TERM}" "$pid" 2>/dev/null || true
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	kill "${2:--TERM}" "$pid" 2>/dev/null || true
+	i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		[ $i -eq 200 ] && kill -KILL "$pid" 2>/dev/null
+		sleep 0.05
+	done
 	rm -f "$dir/n$1.pid"
 }
 
