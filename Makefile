@@ -37,6 +37,8 @@ FUZZ_PACKAGES := clang
 FUZZ_SECONDS ?= 60
 LIBS := -lcrypt -lnettle -lz -lcurl -ljson-c -lpthread
 
+# One version, in fs/fs.h; the tools print it too.
+VERSION := $(shell sed -n 's/^\#define RWFS_VERSION "\([^"]*\)".*/\1/p' fs/fs.h)
 ENGINE_SRC := $(wildcard fs/engine/*.c)
 LOG_SRC    := $(wildcard fs/log/*.c)
 FS_SRC     := $(wildcard fs/*.c fs/class/*.c)
@@ -71,8 +73,8 @@ INSTALL        ?= install
 TOOL_NAMES     := $(TOOL_SRC:tools/%.c=%)
 SCRIPTS        := tools/reader.sh tools/writer.sh
 
-.PHONY: all deps install-packages run test check unit integration man-check bench fuzz \
-	install uninstall clean FORCE
+.PHONY: all deps install-packages run cluster cluster-stop test check unit integration man-check \
+	bench fuzz install uninstall clean FORCE
 
 all: $(DAEMON) $(TOOLS)
 
@@ -103,7 +105,8 @@ $(BUILD)/fs/log/%.o: fs/log/%.c $(FLAGS_FILE)
 $(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h fs/engine/le.h \
 		$(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) -lz
+	$(CC) $(WARN) $(CPPFLAGS) -DRWFS_VERSION='"$(VERSION)"' $(CFLAGS) $(SANFLAGS) $(LDFLAGS) \
+		-o $@ $(filter %.c,$^) -lz
 
 $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
@@ -127,6 +130,14 @@ install-packages:
 run: deps
 	$(MAKE) all
 	./rwfs -f mnt
+
+# A local three-member etcd cluster on 127.0.0.1 (client ports 2379, 22379,
+# 32379; data in ./etcd.cluster) for trying ./rwfs --etcd=... on one machine.
+cluster: deps
+	tools/etcd-cluster.sh start
+
+cluster-stop:
+	tools/etcd-cluster.sh stop
 
 unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do $$t || failed=1; done; exit $$failed

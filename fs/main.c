@@ -33,9 +33,9 @@
 #include "engine/state.h"
 #include "log/etcd.h"
 #include "log/file.h"
+#include "fs.h"
 #include "ops.h"
 
-#define RWFS_VERSION "0.1.0"
 
 #define DEFAULT_STATE "rwfs.state"
 #define ETCD_COMPACT_BYTES (8u << 20) /* of records, before a snapshot in etcd */

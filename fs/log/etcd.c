@@ -1210,6 +1210,27 @@ static int publish_snapshot(struct etcd_log *e, struct manifest *m, const unsign
 	return 0;
 }
 
+/* Every mount crosses compact_bytes at about the same revision: one that
+ * finds a manifest newer than the last snapshot it knows leaves the work
+ * to whoever made it. */
+static bool snapshot_taken_elsewhere(struct etcd_log *e)
+{
+	struct manifest m;
+	bool taken;
+
+	pthread_mutex_lock(&e->ctl_lock);
+	taken = read_manifest(e->ctl_conn, e, deadline_in(e->timeout_ms), &m) == 0;
+	pthread_mutex_unlock(&e->ctl_lock);
+	pthread_mutex_lock(&e->lock);
+	taken = taken && m.rev > e->snapshot_rev;
+	if (taken) {
+		e->snapshot_rev = m.rev;
+		e->bytes_since_snapshot = 0;
+	}
+	pthread_mutex_unlock(&e->lock);
+	return taken;
+}
+
 static int etcd_compact(struct log *log, log_save_fn save, void *arg)
 {
 	struct etcd_log *e = of(log);
@@ -1217,6 +1238,8 @@ static int etcd_compact(struct log *log, log_save_fn save, void *arg)
 	void *blob = NULL;
 	int ret;
 
+	if (snapshot_taken_elsewhere(e))
+		return 0;
 	pthread_mutex_lock(&e->deliver_lock);
 	ret = save(arg, &blob, &m.len);
 	m.position = e->last_position;

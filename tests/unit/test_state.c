@@ -605,8 +605,13 @@ static void flaky_close(struct log *log)
 }
 
 static const struct log_ops flaky_ops = {
-	flaky_follow, flaky_append, flaky_sync, flaky_wants_compaction,
-	flaky_compact, flaky_format_stats, flaky_close,
+	.follow = flaky_follow,
+	.append = flaky_append,
+	.sync = flaky_sync,
+	.wants_compaction = flaky_wants_compaction,
+	.compact = flaky_compact,
+	.format_stats = flaky_format_stats,
+	.close = flaky_close,
 };
 
 static uint64_t held_in(struct state *st, uint64_t id)
