@@ -22,13 +22,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "../engine/le.h"
 #include "etcd.h"
+#include "etcd_frame.h"
 #include "etcd_http.h"
 
 #define SENDERS 4                 /* puts in flight */
-#define FRAME_MAGIC "rwf1"
-#define FRAME_HEADER 24
 #define FRAME_GROUP (64u << 10)   /* proposals grouped into one frame up to this */
 #define CHUNK_BYTES (64u << 10)   /* of a snapshot */
 #define CHUNKS_PER_RANGE 16
@@ -375,41 +373,39 @@ static void frame_done(struct etcd_log *e, uint64_t batch, uint64_t base)
 	pthread_mutex_unlock(&e->lock);
 }
 
+struct delivery {
+	struct etcd_log *e;
+	uint64_t base;
+};
+
+static void deliver_record(void *arg, uint32_t k, const void *rec, size_t len)
+{
+	struct delivery *d = arg;
+
+	if (d->e->deliver(d->e->arg, d->base + k, rec, len) != 0)
+		say(d->e, "etcd: record %u at position %llu does not decode", k,
+		    (unsigned long long)(d->base + k));
+	d->e->last_position = d->base + k;
+}
+
 static void deliver_frame(struct etcd_log *e, uint64_t rev, const unsigned char *f, size_t len)
 {
-	uint64_t base = rev * RECORDS_PER_REVISION, proposer, batch;
-	size_t off = FRAME_HEADER;
-	uint32_t count;
+	struct delivery d = { e, rev * RECORDS_PER_REVISION };
+	uint64_t proposer, batch;
 
-	if (len < FRAME_HEADER || memcmp(f, FRAME_MAGIC, 4) != 0)
-		goto skip;
-	proposer = le_get64(f + 4);
-	batch = le_get64(f + 12);
-	count = le_get32(f + 20);
-	for (uint32_t k = 0; k < count; k++) {
-		uint32_t n;
-
-		if (len - off < 4 || (n = le_get32(f + off)) > len - off - 4)
-			goto skip;
-		if (e->deliver(e->arg, base + k, f + off + 4, n) != 0)
-			say(e, "etcd: record %u of revision %llu does not decode", k,
-			    (unsigned long long)rev);
-		e->last_position = base + k;
-		off += 4 + n;
+	if (etcd_frame_each(f, len, &proposer, &batch, deliver_record, &d) < 0) {
+		say(e, "etcd: the value at revision %llu is not a frame of records",
+		    (unsigned long long)rev);
+		pthread_mutex_lock(&e->lock);
+		e->frames_skipped++;
+		pthread_mutex_unlock(&e->lock);
+		return;
 	}
 	pthread_mutex_lock(&e->lock);
 	e->bytes_since_snapshot += len;
 	pthread_mutex_unlock(&e->lock);
 	if (proposer == e->proposer)
-		frame_done(e, batch, base);
-	return;
-
-skip:
-	say(e, "etcd: the value at revision %llu is not a frame of records",
-	    (unsigned long long)rev);
-	pthread_mutex_lock(&e->lock);
-	e->frames_skipped++;
-	pthread_mutex_unlock(&e->lock);
+		frame_done(e, batch, d.base);
 }
 
 static bool has_prefix(const char *s, size_t len, const char *prefix)
@@ -546,7 +542,7 @@ static void *watch_loop(void *arg)
 static unsigned char *take_frame(struct etcd_log *e, size_t *len, uint64_t *batch,
 				 int64_t *deadline)
 {
-	size_t size = FRAME_HEADER, off = FRAME_HEADER;
+	size_t size = ETCD_FRAME_HEADER, off = ETCD_FRAME_HEADER;
 	uint32_t count = 0, taken = 0;
 	unsigned char *f;
 
@@ -568,17 +564,12 @@ static unsigned char *take_frame(struct etcd_log *e, size_t *len, uint64_t *batc
 			continue;
 		p->batch = *batch;
 		p->index = taken++;
-		le_put32(f + off, (uint32_t)p->len);
-		memcpy(f + off + 4, p->rec, p->len);
-		off += 4 + p->len;
+		off += etcd_frame_put_record(f + off, p->rec, p->len);
 		e->queued--;
 		if (p->deadline_ms < *deadline)
 			*deadline = p->deadline_ms;
 	}
-	memcpy(f, FRAME_MAGIC, 4);
-	le_put64(f + 4, e->proposer);
-	le_put64(f + 12, *batch);
-	le_put32(f + 20, count);
+	etcd_frame_put_header(f, e->proposer, *batch, count);
 	*len = off;
 	return f;
 }

@@ -5,10 +5,8 @@
  * and applies every record in etcd's revision order, from one watch.  The
  * keys, under a prefix (default "rwfs/"):
  *
- *   log             every put is one frame of records: the history of this
- *                   one key is the log.  A frame is
- *                   magic "rwf1" proposer:u64le batch:u64le count:u32le
- *                   then count times length:u32le bytes[length]
+ *   log             every put is one frame of records (etcd_frame.h): the
+ *                   history of this one key is the log
  *   members/ID      one per mount, bound to the mount's lease; its value is
  *                   the record that ends the mount's session, applied at the
  *                   revision of the key's deletion (the lease expired, or
