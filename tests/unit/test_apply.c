@@ -290,7 +290,7 @@ static void test_refused_records_change_nothing(void **state)
 	r = rec(RECORD_CELLS);
 	r.u = 5;
 	append_pair(log, same, r);                                  /* cell 7 holds a value */
-	r = named(RECORD_PRODUCT, "bad,name");
+	r = named(RECORD_PRODUCT, "bad\tname");
 	r.i = 2002, r.j = 1;
 	append_pair(log, same, r);
 	r = named(RECORD_BUY, "alice");
