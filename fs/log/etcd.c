@@ -4,7 +4,9 @@
  * proposal into one frame and puts it), one watcher (delivers every
  * revision in order, the only caller of deliver and load after
  * log_follow), one keeper (the lease's keep-alives).  Each has its own
- * keep-alive connection; ctl_conn (under ctl_lock) serves the rest.
+ * keep-alive connection, and so have the linearizable reads' ranges (one
+ * at a time, read_conn); ctl_conn (under ctl_lock) serves the rest:
+ * snapshots, stats.
  *
  * Lock order: deliver_lock (one revision being delivered, or a snapshot
  * being saved or loaded), then lock (proposals, applied revision,
@@ -33,6 +35,8 @@
 #define RECORDS_PER_REVISION 65536
 #define CLOSE_TIMEOUT_MS 2000
 #define STATS_TIMEOUT_MS 1000
+#define WATCHDOG_MS 500           /* how often the keeper looks at the watch */
+#define STUCK_MS 1500             /* a watch this far behind a known put is left */
 
 struct proposal {
 	struct proposal *next;
@@ -80,6 +84,8 @@ struct etcd_log {
 	size_t queued;             /* under lock: proposals not yet in a frame */
 	uint64_t next_ticket, next_batch; /* under lock */
 	uint64_t applied_rev;      /* under lock (written under deliver_lock too) */
+	uint64_t tail_seen;        /* under lock: the newest revision of the log key we know */
+	int64_t tail_seen_ms;      /* under lock: since when */
 	uint64_t snapshot_rev;     /* under lock */
 	bool stopping, following, lease_lost; /* under lock */
 	uint64_t started_rounds, done_rounds, round_tail; /* under lock: catch-up */
@@ -95,10 +101,11 @@ struct etcd_log {
 	bool reload;               /* watcher only: the watch was compacted away */
 
 	struct sender senders[SENDERS];
-	struct etcd_conn *watch_conn, *keep_conn;
+	struct etcd_conn *watch_conn, *keep_conn, *read_conn;
 	pthread_t watcher, keeper;
 	bool watching, keeping;
-	bool stop_flag;            /* atomic: ends the watch stream */
+	bool stop_flag;            /* atomic: the log closes */
+	bool watch_abort;          /* atomic: ends the watch stream (set with stop_flag) */
 };
 
 static const struct log_ops etcd_ops;
@@ -527,8 +534,10 @@ static void *watch_loop(void *arg)
 			     e->b64_log, e->b64_watch_end, (unsigned long long)from) < 0)
 			body = NULL;
 		if (body && !e->reload)
-			ret = etcd_watch(e->watch_conn, body, on_message, e, &e->stop_flag);
+			ret = etcd_watch(e->watch_conn, body, on_message, e, &e->watch_abort);
 		free(body);
+		if (!stopping(e) && __atomic_exchange_n(&e->watch_abort, false, __ATOMIC_ACQ_REL))
+			etcd_conn_skip(e->watch_conn);
 		if (!stopping(e))
 			usleep(ret || e->reload ? 200000 : 20000);
 	}
@@ -586,18 +595,34 @@ static void frame_failed(struct etcd_log *e, uint64_t batch, int err)
 	pthread_cond_broadcast(&e->changed);
 }
 
+/* A revision of the log key that etcd has: the watch must reach it. */
+static void note_tail(struct etcd_log *e, uint64_t rev)
+{
+	pthread_mutex_lock(&e->lock);
+	if (rev > e->tail_seen) {
+		e->tail_seen = rev;
+		e->tail_seen_ms = etcd_now_ms();
+	}
+	pthread_mutex_unlock(&e->lock);
+}
+
 static int put_frame(struct etcd_log *e, struct etcd_conn *conn, const unsigned char *f,
 		     size_t len, int64_t deadline)
 {
+	struct json_object *reply;
 	char *value = etcd_b64(f, len);
 	int ret;
 
 	if (!value)
 		return -ENOMEM;
-	ret = call(conn, "/v3/kv/put", deadline, NULL, "{\"key\":\"%s\",\"value\":\"%s\"}",
+	ret = call(conn, "/v3/kv/put", deadline, &reply, "{\"key\":\"%s\",\"value\":\"%s\"}",
 		   e->b64_log, value);
 	free(value);
-	return ret;
+	if (ret)
+		return ret;
+	note_tail(e, (uint64_t)etcd_json_int(etcd_json_get(reply, "header"), "revision"));
+	json_object_put(reply);
+	return 0;
 }
 
 static void *send_loop(void *arg)
@@ -737,6 +762,7 @@ static int read_tail(struct etcd_log *e, struct etcd_conn *conn, uint64_t *tail)
 	*tail = kvs ? (uint64_t)etcd_json_int(json_object_array_get_idx(kvs, 0), "mod_revision")
 		    : 0;
 	json_object_put(reply);
+	note_tail(e, *tail);
 	return 0;
 }
 
@@ -752,9 +778,7 @@ static int shared_tail(struct etcd_log *e, uint64_t *tail)
 			int err;
 
 			pthread_mutex_unlock(&e->lock);
-			pthread_mutex_lock(&e->ctl_lock);
-			err = read_tail(e, e->ctl_conn, &t);
-			pthread_mutex_unlock(&e->ctl_lock);
+			err = read_tail(e, e->read_conn, &t);
 			pthread_mutex_lock(&e->lock);
 			e->round_tail = t;
 			e->round_err = err;
@@ -817,20 +841,42 @@ static void keep_alive_once(struct etcd_log *e)
 	pthread_mutex_unlock(&e->lock);
 }
 
+/* A watch that stays behind a revision etcd has already given (a member
+ * that hangs without closing the stream) is left for the next member. */
+static void check_watch(struct etcd_log *e)
+{
+	bool stuck;
+
+	pthread_mutex_lock(&e->lock);
+	stuck = e->applied_rev < e->tail_seen && etcd_now_ms() - e->tail_seen_ms > STUCK_MS;
+	if (stuck)
+		e->tail_seen_ms = etcd_now_ms();
+	pthread_mutex_unlock(&e->lock);
+	if (!stuck)
+		return;
+	say(e, "etcd: the watch has fallen behind: watching from the next member");
+	__atomic_store_n(&e->watch_abort, true, __ATOMIC_RELEASE);
+}
+
 static void *keep_loop(void *arg)
 {
 	struct etcd_log *e = arg;
+	int64_t next_keepalive = deadline_in(e->lease_s * 1000 / 3);
 	struct timespec ts;
 
 	pthread_mutex_lock(&e->lock);
 	while (!e->stopping) {
-		deadline_timespec(deadline_in(e->lease_s * 1000 / 3), &ts);
+		deadline_timespec(deadline_in(WATCHDOG_MS), &ts);
 		while (!e->stopping && pthread_cond_timedwait(&e->changed, &e->lock, &ts) != ETIMEDOUT)
 			;
 		if (e->stopping)
 			break;
 		pthread_mutex_unlock(&e->lock);
-		keep_alive_once(e);
+		check_watch(e);
+		if (etcd_now_ms() >= next_keepalive) {
+			next_keepalive = deadline_in(e->lease_s * 1000 / 3);
+			keep_alive_once(e);
+		}
 		pthread_mutex_lock(&e->lock);
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -898,6 +944,7 @@ static void etcd_free(struct etcd_log *e)
 		etcd_conn_free(e->senders[k].conn);
 	etcd_conn_free(e->watch_conn);
 	etcd_conn_free(e->keep_conn);
+	etcd_conn_free(e->read_conn);
 	etcd_conn_free(e->ctl_conn);
 	etcd_cluster_free(e->cluster);
 	free(e->b64_manifest);
@@ -921,7 +968,8 @@ static int make_conns(struct etcd_log *e)
 	e->ctl_conn = etcd_conn_new(e->cluster);
 	e->watch_conn = etcd_conn_new(e->cluster);
 	e->keep_conn = etcd_conn_new(e->cluster);
-	if (!e->ctl_conn || !e->watch_conn || !e->keep_conn)
+	e->read_conn = etcd_conn_new(e->cluster);
+	if (!e->ctl_conn || !e->watch_conn || !e->keep_conn || !e->read_conn)
 		return -ENOMEM;
 	for (unsigned k = 0; k < SENDERS; k++) {
 		e->senders[k].log = e;
@@ -1058,6 +1106,7 @@ static void stop_threads(struct etcd_log *e)
 	pthread_cond_broadcast(&e->changed);
 	pthread_mutex_unlock(&e->lock);
 	__atomic_store_n(&e->stop_flag, true, __ATOMIC_RELEASE);
+	__atomic_store_n(&e->watch_abort, true, __ATOMIC_RELEASE);
 	for (unsigned k = 0; k < SENDERS; k++)
 		if (e->senders[k].started)
 			pthread_join(e->senders[k].thread, NULL);

@@ -218,6 +218,11 @@ void etcd_conn_free(struct etcd_conn *conn)
 	free(conn);
 }
 
+void etcd_conn_skip(struct etcd_conn *conn)
+{
+	conn->at = (conn->at + 1) % conn->cluster->count;
+}
+
 static bool keep_bytes(struct etcd_conn *conn, const char *data, size_t n)
 {
 	if (conn->len + n + 1 > conn->cap) {
@@ -328,7 +333,7 @@ int etcd_call(struct etcd_conn *conn, const char *path, const char *body, int64_
 			       reply);
 		if (ret <= 0)
 			return ret;
-		conn->at = (conn->at + 1) % conn->cluster->count;
+		etcd_conn_skip(conn);
 		if (++tries % conn->cluster->count == 0)
 			usleep(ROUND_PAUSE_US);
 	}
@@ -403,7 +408,7 @@ int etcd_watch(struct etcd_conn *conn, const char *body, etcd_message_fn fn, voi
 	if (rc == CURLE_OK && status == 200)
 		return 0;
 	failed(conn->cluster, conn->at, rc != CURLE_OK ? curl_easy_strerror(rc) : "watch refused");
-	conn->at = (conn->at + 1) % conn->cluster->count;
+	etcd_conn_skip(conn);
 	return rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
 }
 

@@ -42,6 +42,9 @@ struct etcd_conn;
 struct etcd_conn *etcd_conn_new(struct etcd_cluster *c);
 void etcd_conn_free(struct etcd_conn *conn);
 
+/* Leaves the endpoint in use: the next request goes to the next one. */
+void etcd_conn_skip(struct etcd_conn *conn);
+
 /* Posts the JSON body to path ("/v3/kv/put") and parses the answer.  A
  * member that cannot be reached, answers 503 (no leader) or does not answer
  * within its request timeout is left for the next endpoint, again until
