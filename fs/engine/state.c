@@ -49,6 +49,8 @@ struct state *state_new(FILE *console)
 	pthread_mutex_init(&st->unsettled_lock, NULL);
 	pthread_mutex_init(&st->pending_lock, NULL);
 	pthread_cond_init(&st->pending_done, NULL);
+	pthread_mutex_init(&st->notify_lock, NULL);
+	pthread_cond_init(&st->notify_cond, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &st->started);
 	if (state_attach_log(st, log_memory_new(), msg, sizeof(msg))) {
 		state_free(st);
@@ -68,11 +70,16 @@ out_free:
 	return NULL;
 }
 
+static void stop_notifier(struct state *st);
+
 void state_free(struct state *st)
 {
 	if (!st)
 		return;
+	stop_notifier(st);
 	log_close(st->log);
+	pthread_cond_destroy(&st->notify_cond);
+	pthread_mutex_destroy(&st->notify_lock);
 	pthread_cond_destroy(&st->pending_done);
 	pthread_mutex_destroy(&st->pending_lock);
 	pthread_mutex_destroy(&st->propose_lock);
@@ -109,16 +116,30 @@ struct log *state_log(struct state *st)
 	return st->log;
 }
 
+/* Observers are replaced only while the notifier runs none of them, so
+ * that the caller may free what the old one used once this returns. */
+static void wait_notifier_idle(struct state *st)
+{
+	while (st->notify_busy)
+		pthread_cond_wait(&st->notify_cond, &st->notify_lock);
+}
+
 void state_observe(struct state *st, state_observer_fn fn, void *arg)
 {
+	pthread_mutex_lock(&st->notify_lock);
+	wait_notifier_idle(st);
 	st->observer = fn;
 	st->observer_arg = arg;
+	pthread_mutex_unlock(&st->notify_lock);
 }
 
 void state_observe_tickets(struct state *st, state_ticket_observer_fn fn, void *arg)
 {
+	pthread_mutex_lock(&st->notify_lock);
+	wait_notifier_idle(st);
 	st->ticket_observer = fn;
 	st->ticket_observer_arg = arg;
+	pthread_mutex_unlock(&st->notify_lock);
 }
 
 /* --- the funnel ------------------------------------------------------------ */
@@ -173,6 +194,82 @@ static void merge_changes(struct changes *into, const struct changes *c)
 		else
 			into->ids[into->count++] = c->ids[k];
 	}
+}
+
+/* --- the notifier ------------------------------------------------------------
+ *
+ * A shared log delivers in a thread of its own, and that thread must never
+ * wait for a lock that a proposer holds while the proposer waits for that
+ * very thread: a queue's waiters lock, held by a pop that waits for its
+ * record.  So it only hands the changes over, and the notifier thread
+ * calls the observers.  (The file log delivers in the proposer's thread,
+ * where the changes wait in `deferred` until its append returns.)
+ */
+
+static bool any_change(const struct changes *c)
+{
+	return c->count || c->all || c->ntickets || c->all_tickets;
+}
+
+static void *notify_loop(void *arg)
+{
+	struct state *st = arg;
+
+	pthread_mutex_lock(&st->notify_lock);
+	for (;;) {
+		struct changes c;
+
+		while (!st->notify_stop && !st->notify_has)
+			pthread_cond_wait(&st->notify_cond, &st->notify_lock);
+		if (st->notify_stop)
+			break;
+		c = st->notify_pending;
+		memset(&st->notify_pending, 0, sizeof(st->notify_pending));
+		st->notify_has = false;
+		st->notify_busy = true;
+		pthread_mutex_unlock(&st->notify_lock);
+		notify(st, &c);
+		pthread_mutex_lock(&st->notify_lock);
+		st->notify_busy = false;
+		pthread_cond_broadcast(&st->notify_cond);
+	}
+	pthread_mutex_unlock(&st->notify_lock);
+	return NULL;
+}
+
+static void hand_off(struct state *st, const struct changes *c)
+{
+	if (!any_change(c))
+		return;
+	pthread_mutex_lock(&st->notify_lock);
+	merge_changes(&st->notify_pending, c);
+	st->notify_has = true;
+	pthread_cond_broadcast(&st->notify_cond);
+	pthread_mutex_unlock(&st->notify_lock);
+}
+
+static int start_notifier(struct state *st)
+{
+	if (st->notifier_started)
+		return 0;
+	if (pthread_create(&st->notifier, NULL, notify_loop, st))
+		return -EAGAIN;
+	st->notifier_started = true;
+	return 0;
+}
+
+/* Before the log closes: a notifier that runs an observer may be waiting
+ * for the log.  What the log delivers later waits in notify_pending for
+ * nobody. */
+static void stop_notifier(struct state *st)
+{
+	if (!st->notifier_started)
+		return;
+	pthread_mutex_lock(&st->notify_lock);
+	st->notify_stop = true;
+	pthread_cond_broadcast(&st->notify_cond);
+	pthread_mutex_unlock(&st->notify_lock);
+	pthread_join(st->notifier, NULL);
 }
 
 /* The outcome a proposal of ours waits for, or NULL.  It is claimed: its
@@ -230,6 +327,8 @@ static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
 	}
 	if (deferred)
 		merge_changes(deferred, &changed);
+	else if (st->notifier_started)
+		hand_off(st, &changed);
 	else
 		notify(st, &changed);
 	return 0;
@@ -429,6 +528,10 @@ int state_attach_log(struct state *st, struct log *log, char *msg, size_t size)
 	st->log = log;
 	if (!log)
 		return -ENOMEM;
+	if (log_is_shared(log) && start_notifier(st)) {
+		snprintf(msg, size, "cannot start a thread");
+		return -EAGAIN;
+	}
 	ret = log_follow(log, load, deliver, st);
 	if (ret == -EBADMSG)
 		snprintf(msg, size, "a record of the log does not decode or apply");

@@ -120,6 +120,17 @@ struct state {
 	pthread_cond_t pending_done;
 	struct pending *pending;           /* under pending_lock */
 
+	/* With a shared log, the observers run in the notifier thread: see
+	 * state.c, hand_off. */
+	pthread_mutex_t notify_lock;
+	pthread_cond_t notify_cond;
+	pthread_t notifier;
+	bool notifier_started;
+	bool notify_stop;                  /* under notify_lock */
+	bool notify_busy;                  /* under notify_lock: observers running */
+	bool notify_has;                   /* under notify_lock */
+	struct changes notify_pending;     /* under notify_lock */
+
 	state_observer_fn observer;
 	void *observer_arg;
 	state_ticket_observer_fn ticket_observer;
