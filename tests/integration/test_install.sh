@@ -7,7 +7,7 @@
 
 # A make test above this one hands its variables (SAN=1, WERROR=...) down
 # through the environment: this build is a packager's, without them.
-unset MAKEFLAGS MAKELEVEL MFLAGS
+unset MAKEFLAGS MAKELEVEL MFLAGS MAKEOVERRIDES WERROR SAN BUILD
 
 src=$TEST_TMP/src
 mkdir "$src"

@@ -9,7 +9,7 @@
 
 # A make test above this one hands its variables (SAN=1, WERROR=...) down
 # through the environment: this build is a packager's, without them.
-unset MAKEFLAGS MAKELEVEL MFLAGS
+unset MAKEFLAGS MAKELEVEL MFLAGS MAKEOVERRIDES WERROR SAN BUILD
 
 command -v mount.fuse3 >/dev/null || fail "mount.fuse3 is missing (package fuse3)"
 src=$TEST_TMP/src prefix=$TEST_TMP/prefix
