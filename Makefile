@@ -39,6 +39,7 @@ LIBS := -lcrypt -lnettle -lz -lcurl -ljson-c -lpthread
 
 # One version, in fs/fs.h; the tools print it too.
 VERSION := $(shell sed -n 's/^\#define RWFS_VERSION "\([^"]*\)".*/\1/p' fs/fs.h)
+TOOL_VERSION := -DRWFS_VERSION='"$(VERSION)"'
 ENGINE_SRC := $(wildcard fs/engine/*.c)
 LOG_SRC    := $(wildcard fs/log/*.c)
 FS_SRC     := $(wildcard fs/*.c fs/class/*.c)
@@ -105,8 +106,7 @@ $(BUILD)/fs/log/%.o: fs/log/%.c $(FLAGS_FILE)
 $(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h fs/engine/le.h \
 		$(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) $(CPPFLAGS) -DRWFS_VERSION='"$(VERSION)"' $(CFLAGS) $(SANFLAGS) $(LDFLAGS) \
-		-o $@ $(filter %.c,$^) -lz
+	$(CC) $(WARN) $(CPPFLAGS) $(TOOL_VERSION) $(CFLAGS) $(SANFLAGS) $(LDFLAGS) -o $@ $(filter %.c,$^) -lz
 
 $(BUILD)/tests/%: tests/unit/%.c $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
