@@ -186,6 +186,7 @@ uninstall:
 bench: deps
 	$(MAKE) all
 	bench/run.sh
+	bench/etcd.sh
 
 # libFuzzer harnesses of every parser and of the replay; not part of make
 # test.  Each runs FUZZ_SECONDS on its own corpus in build/fuzz/.

@@ -39,6 +39,11 @@
 
 #define DEFAULT_STATE "rwfs.state"
 #define ETCD_COMPACT_BYTES (8u << 20) /* of records, before a snapshot in etcd */
+/* libfuse's default max_threads.  With etcd a request waits a round trip,
+ * and writers that wait together share one put: more threads, unless
+ * -o max_threads says otherwise. */
+#define FUSE_DEFAULT_THREADS 10
+#define ETCD_THREADS 64
 #define SOURCE_NAME "rwfs" /* the first field of an fstab line, which mount passes on */
 #define BUSY_TRIES 40       /* a busy state directory is asked again this often, */
 #define BUSY_WAIT_US 50000  /* this long apart: 2 s in all */
@@ -882,7 +887,8 @@ static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 	if (!config)
 		goto out_unmount;
 	fuse_loop_cfg_set_clone_fd(config, cmd->clone_fd);
-	fuse_loop_cfg_set_max_threads(config, cmd->max_threads);
+	fuse_loop_cfg_set_max_threads(config, opts->etcd && cmd->max_threads == FUSE_DEFAULT_THREADS
+						      ? ETCD_THREADS : cmd->max_threads);
 	/* UINT_MAX is libfuse's "not given"; its own default keeps idle
 	 * threads instead of churning them. */
 	if (cmd->max_idle_threads != UINT_MAX)
