@@ -35,6 +35,7 @@
 #define RECORDS_PER_REVISION 65536
 #define CLOSE_TIMEOUT_MS 2000
 #define STATS_TIMEOUT_MS 1000
+#define KEEPALIVE_TRY_MS 500      /* one try of a keep-alive at one member */
 #define WATCHDOG_MS 500           /* how often the keeper looks at the watch */
 #define STUCK_MS 1500             /* a watch this far behind a known put is left */
 
@@ -971,6 +972,9 @@ static int make_conns(struct etcd_log *e)
 	e->read_conn = etcd_conn_new(e->cluster);
 	if (!e->ctl_conn || !e->watch_conn || !e->keep_conn || !e->read_conn)
 		return -ENOMEM;
+	/* A keep-alive that hangs at a frozen member must still reach another
+	 * one well within the lease. */
+	etcd_conn_set_request_timeout(e->keep_conn, KEEPALIVE_TRY_MS);
 	for (unsigned k = 0; k < SENDERS; k++) {
 		e->senders[k].log = e;
 		e->senders[k].conn = etcd_conn_new(e->cluster);

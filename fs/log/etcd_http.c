@@ -18,7 +18,6 @@
 
 #include "etcd_http.h"
 
-#define REQUEST_TIMEOUT_MS 2000 /* a member forwarding to a dead leader hangs ~7 s */
 #define CONNECT_TIMEOUT_MS 500
 #define ROUND_PAUSE_US 50000    /* after every endpoint failed once */
 
@@ -38,6 +37,7 @@ struct etcd_conn {
 	CURL *curl;
 	struct curl_slist *headers;
 	unsigned at;           /* the endpoint this connection uses */
+	long request_timeout_ms;
 	char *buf;             /* the answer being received */
 	size_t len, cap;
 	bool overflow;
@@ -191,6 +191,7 @@ struct etcd_conn *etcd_conn_new(struct etcd_cluster *c)
 	if (!conn)
 		return NULL;
 	conn->cluster = c;
+	conn->request_timeout_ms = ETCD_REQUEST_TIMEOUT_MS;
 	conn->curl = curl_easy_init();
 	conn->headers = curl_slist_append(NULL, "Content-Type: application/json");
 	/* libcurl waits for a 100 Continue over 1 MB; the gateway sends none.
@@ -216,6 +217,11 @@ void etcd_conn_free(struct etcd_conn *conn)
 		curl_easy_cleanup(conn->curl);
 	free(conn->buf);
 	free(conn);
+}
+
+void etcd_conn_set_request_timeout(struct etcd_conn *conn, long ms)
+{
+	conn->request_timeout_ms = ms;
 }
 
 void etcd_conn_skip(struct etcd_conn *conn)
@@ -329,8 +335,8 @@ int etcd_call(struct etcd_conn *conn, const char *path, const char *body, int64_
 
 		if (left <= 0)
 			return -ETIMEDOUT;
-		ret = try_once(conn, path, body, left < REQUEST_TIMEOUT_MS ? left : REQUEST_TIMEOUT_MS,
-			       reply);
+		ret = try_once(conn, path, body,
+			       left < conn->request_timeout_ms ? left : conn->request_timeout_ms, reply);
 		if (ret <= 0)
 			return ret;
 		etcd_conn_skip(conn);

@@ -42,6 +42,11 @@ struct etcd_conn;
 struct etcd_conn *etcd_conn_new(struct etcd_cluster *c);
 void etcd_conn_free(struct etcd_conn *conn);
 
+/* Sets how long one try at one member may take before the next member
+ * is asked (default ETCD_REQUEST_TIMEOUT_MS). */
+#define ETCD_REQUEST_TIMEOUT_MS 2000 /* a member forwarding to a dead leader hangs ~7 s */
+void etcd_conn_set_request_timeout(struct etcd_conn *conn, long ms);
+
 /* Leaves the endpoint in use: the next request goes to the next one. */
 void etcd_conn_skip(struct etcd_conn *conn);
 
