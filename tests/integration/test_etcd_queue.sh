@@ -10,6 +10,10 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etcd_lib.sh"
 
+# The tools under test: $TOOLS (the Makefile points it at a sanitizer
+# build for the second run), else the plain build.
+tools=${TOOLS:-$ROOT/tools}
+
 items=300
 [[ "${ETCD_FULL:-}" == 1 ]] && items=2000
 limit=$((items / 5 + 60))
@@ -24,14 +28,14 @@ done
 start=$(date +%s%N)
 consumers=()
 for c in 1 2 3; do
-	timeout "$limit" "$ROOT/tools/consumer" --mount "$TEST_TMP/m$c" --id "$c" --timeout 30 \
+	timeout "$limit" "$tools/consumer" --mount "$TEST_TMP/m$c" --id "$c" --timeout 30 \
 		--out "$TEST_TMP/out$c" jobs 2>"$TEST_TMP/c$c.msg" &
 	consumers+=($!)
 done
 producers=()
 for p in 1 2 3 4 5 6 7; do
 	m=m$((p % 3 + 1))
-	timeout "$limit" "$ROOT/tools/producer" --mount "$TEST_TMP/$m" --records --id "$p" \
+	timeout "$limit" "$tools/producer" --mount "$TEST_TMP/$m" --records --id "$p" \
 		--count "$items" jobs 2>"$TEST_TMP/p$p.msg" &
 	producers+=($!)
 done
