@@ -85,6 +85,8 @@ struct lock {
 	pthread_rwlock_t pt;
 };
 
+/* Prepares lock NAME: rwfs's when glibc_kind is negative, else glibc's of
+ * that kind (pthread_rwlockattr_setkind_np). */
 static void lock_init(struct lock *l, const char *name, int glibc_kind)
 {
 	pthread_rwlockattr_t attr;
