@@ -4,7 +4,7 @@
 # a named pipe and Redis.
 #
 # Mounts ./rwfs and bench/minfuse on private temporary mount points, uses a
-# private tmpfs as the third reference, and prints one report in six parts:
+# private tmpfs as the third reference, and prints one report in seven parts:
 #
 #   core        registers and ctl against minfuse and tmpfs, the writer's
 #               latency under readers, rwfs's lock against glibc's, memory
@@ -22,6 +22,11 @@
 #               and 4 contenders, against the kernel's flock on tmpfs
 #   profile     daemon instructions per register read and write (callgrind,
 #               exact) against minfuse's; needs valgrind
+#   plots       register pread and pwrite ops/s with 1, 2, 4 and 8 threads
+#               (rwfs, minfuse, tmpfs) and a histogram of a writer's lock
+#               waits under 4 readers (rwfs's lock, glibc's writer-preferring
+#               and default rwlocks): data files and, with gnuplot, PNGs in
+#               build/bench/ (BENCH_PLOT_DIR)
 #
 # then PASS/MISS for each target.  A missed target is a result, not a
 # failure: the exit status is non-zero only when something could not run.
@@ -33,6 +38,7 @@
 #     BENCH_ROUNDS=4 bench/run.sh   # turns each figure is split into (default 8)
 #     BENCH_OPS=pwrite BENCH_THREADS=2 bench/run.sh   # only some core rows
 #     BENCH_JOURNAL_RECORDS=200000 bench/run.sh       # start-up journal (default 1000000)
+#     BENCH_PLOT_DIR=/tmp/plots bench/run.sh          # where plots go (default build/bench)
 #
 # Each ops/s figure is the median of BENCH_ROUNDS short runs, the things
 # compared taking turns, because on a small machine the scheduler's
@@ -47,7 +53,7 @@ secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
 ops=${BENCH_OPS:-pread cat pwrite ctl}
 thread_counts=${BENCH_THREADS:-1 2 4}
-parts=${BENCH_PARTS:-core,durability,queues,shop,files,profile}
+parts=${BENCH_PARTS:-core,durability,queues,shop,files,profile,plots}
 profile_ops=${BENCH_PROFILE_OPS:-5000}
 parts=${parts//,/ }
 journal_records=${BENCH_JOURNAL_RECORDS:-1000000}
@@ -104,11 +110,11 @@ done
 case $rounds in
 '' | 0 | *[!0-9]*) die "BENCH_ROUNDS must be a whole number above 0, not '$rounds'" ;;
 esac
-[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,files,profile)"
+[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,files,profile,plots)"
 for p in $parts; do
 	case $p in
-	core | durability | queues | shop | files | profile) ;;
-	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop files profile)" ;;
+	core | durability | queues | shop | files | profile | plots) ;;
+	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop files profile plots)" ;;
 	esac
 done
 case $profile_ops in
@@ -141,6 +147,16 @@ if has_part durability &&
 	cc $cflags -Ifs/engine -Ifs/log bench/journal_gen.c fs/engine/*.c fs/log/*.c \
 		-lpthread -lcrypt -lnettle -lz -o bench/journal_gen ||
 		die "cannot build bench/journal_gen"
+fi
+plot_dir=${BENCH_PLOT_DIR:-$root/build/bench}
+lockwait=$root/build/bench/lockwait
+if has_part plots; then
+	mkdir -p "$plot_dir" "$(dirname "$lockwait")" || die "cannot make $plot_dir"
+	if stale "$lockwait" bench/lockwait.c fs/engine/rwlock.c fs/engine/rwlock.h; then
+		# shellcheck disable=SC2086
+		cc $cflags -Ifs/engine bench/lockwait.c fs/engine/rwlock.c -lpthread \
+			-o "$lockwait" || die "cannot build $lockwait"
+	fi
 fi
 
 # ---- mounts, daemons, and their cleanup -----------------------------------
@@ -1108,7 +1124,104 @@ run_profile() {
 		die "bench/minfuse did not mount again: $(fs_err minfuse)"
 }
 
-for p in core durability queues shop files profile; do
+# ---- plots: throughput against threads, a writer's lock waits ------------------
+
+# The medians of $rounds runs of bench OP ($1) with THREADS ($2) on rwfs's
+# register ($3), minfuse and tmpfs, in point_rwfs, point_min and point_tmpfs.
+# Taken as in the core part: rwfs and minfuse in turns, tmpfs after them.
+point_rwfs='' point_min='' point_tmpfs=''
+plot_point() {
+	local op=$1 t=$2 reg=$3 i out rs=() ms=() ss=()
+	run_bench "$op" "$mnt_min/f" "$t" 0.1 >/dev/null || exit 1
+	for ((i = 0; i < rounds; i++)); do
+		if ((i % 2 == 0)); then
+			out=$(run_bench "$op" "$reg" "$t" "$round_secs") || exit 1
+			rs+=("$(field ops_per_sec "$out")")
+		fi
+		out=$(run_bench "$op" "$mnt_min/f" "$t" "$round_secs") || exit 1
+		ms+=("$(field ops_per_sec "$out")")
+		if ((i % 2 == 1)); then
+			out=$(run_bench "$op" "$reg" "$t" "$round_secs") || exit 1
+			rs+=("$(field ops_per_sec "$out")")
+		fi
+	done
+	for ((i = 0; i < rounds; i++)); do
+		out=$(run_bench "$op" "$ref/A" "$t" "$round_secs") || exit 1
+		ss+=("$(field ops_per_sec "$out")")
+	done
+	point_rwfs=$(median "${rs[@]}") point_min=$(median "${ms[@]}") point_tmpfs=$(median "${ss[@]}")
+}
+
+# Renders bench/NAME.gp with DATA, PNG and the script's other arguments.
+gnuplot_png() {
+	local name=$1 data=$2 png=$3
+	shift 3
+	rm -f "$png"
+	if ! gnuplot -c "bench/$name.gp" "$data" "$png" "$@" 2>"$tmp/gnuplot.err" ||
+		[ ! -s "$png" ]; then
+		die "gnuplot could not draw $png: $(head -c 2000 "$tmp/gnuplot.err")"
+	fi
+}
+
+run_plots() {
+	local dat=$plot_dir/throughput.dat lw=$plot_dir/lockwait.dat t op row l line ms
+	local -a titles=()
+	local -A desc=([rwfs]="rwfs struct rwlock (FIFO)"
+		[glibc-writer]="glibc pthread_rwlock, PREFER_WRITER_NONRECURSIVE_NP"
+		[glibc-default]="glibc pthread_rwlock, default (prefers readers)")
+
+	mkdir "$tmp/state-plots" || die "cannot make $tmp/state-plots"
+	start_fs plotrwfs /dev/null "$root/rwfs" -f --quiet --state="$tmp/state-plots" ||
+		die "rwfs did not mount for the plots: $(fs_err plotrwfs)"
+	mount_ref
+	printf '0\n' >"$ref/A" || die "cannot write $ref/A"
+
+	echo
+	echo "== plots: register throughput against client threads; a writer's lock waits =="
+	echo "rwfs with default options, its own state directory; each figure as in the core part"
+	echo
+	printf '%-10s %7s %13s %13s %13s\n' operation threads "rwfs ops/s" "minfuse ops/s" \
+		"tmpfs ops/s"
+	echo "# threads rwfs_pread minfuse_pread tmpfs_pread rwfs_pwrite minfuse_pwrite tmpfs_pwrite" \
+		>"$dat" || die "cannot write $dat"
+	for t in 1 2 4 8; do
+		row=$t
+		for op in pread pwrite; do
+			plot_point "$op" "$t" "$tmp/plotrwfs/A"
+			printf '%-10s %7s %13.0f %13.0f %13.0f\n' "$op" "$t" "$point_rwfs" \
+				"$point_min" "$point_tmpfs"
+			row+=" $point_rwfs $point_min $point_tmpfs"
+		done
+		echo "$row" >>"$dat"
+	done
+	stop_fs plotrwfs
+
+	echo
+	echo "lock: 4 readers lock/unlock flat out, one writer locks every 1 ms (in process," \
+		"$secs s per lock in $rounds turns)"
+	"$lockwait" 4 "$secs" "$rounds" >"$lw" || die "$lockwait failed"
+	printf '%-14s %14s %14s %10s %18s\n' lock "max wait us" "p99 wait us" writes "reader acq/s"
+	for l in rwfs glibc-writer glibc-default; do
+		line=$(awk -v l="$l" '$2 == "lock" && $3 == l' "$lw")
+		[ -n "$line" ] || die "$lockwait printed nothing for $l"
+		printf '%-14s %14s %14s %10s %18s\n' "$l" "$(field max_us "$line")" \
+			"$(field p99_us "$line")" "$(field writes "$line")" \
+			"$(field reads_per_sec "$line")"
+		ms=$(awk -v u="$(field max_us "$line")" 'BEGIN { printf "%.1f", u / 1000 }')
+		titles+=("${desc[$l]}: $(field writes "$line") writes, longest $ms ms")
+	done
+
+	echo
+	if ! command -v gnuplot >/dev/null; then
+		echo "gnuplot not installed: data in $dat and $lw, no PNGs"
+		return 0
+	fi
+	gnuplot_png throughput "$dat" "$plot_dir/throughput.png"
+	gnuplot_png lockwait "$lw" "$plot_dir/lockwait.png" 4 "${titles[@]}"
+	echo "plots: $plot_dir/throughput.png, $plot_dir/lockwait.png (data beside them)"
+}
+
+for p in core durability queues shop files profile plots; do
 	has_part "$p" && "run_$p"
 done
 
