@@ -34,6 +34,7 @@ PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev zl
 	    nettle-dev python3 util-linux attr man-db groff-base libcurl4-openssl-dev \
 	    libjson-c-dev etcd-server etcd-client
 FUZZ_PACKAGES := clang
+BENCH_PACKAGES := gnuplot-nox
 FUZZ_SECONDS ?= 60
 LIBS := -lcrypt -lnettle -lz -lcurl -ljson-c -lpthread
 
@@ -183,7 +184,8 @@ uninstall:
 		$(DESTDIR)$(DOCDIR)/examples/rwfs.service $(DESTDIR)$(DOCDIR)/examples/srv-rwfs.mount
 	-rmdir $(DESTDIR)$(LIBEXECDIR)/rwfs $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)
 
-bench: deps
+bench:
+	@$(MAKE) --no-print-directory install-packages WANT="$(PACKAGES) $(BENCH_PACKAGES)"
 	$(MAKE) all
 	bench/run.sh
 	bench/etcd.sh

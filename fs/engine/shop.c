@@ -152,11 +152,11 @@ int shop_apply_product(struct shop *shop, int64_t upc, int64_t count, const char
 	if (upc < 1 || count < 0 || !shop_valid_product_name(name, len))
 		return -EINVAL;
 	i = product_index(shop, upc);
-	if (i == shop->nproducts || shop->products[i].upc != upc) {
-		ret = insert_product(shop, i);
-		if (ret)
-			return ret;
-	}
+	if (i < shop->nproducts && shop->products[i].upc == upc)
+		return 0;
+	ret = insert_product(shop, i);
+	if (ret)
+		return ret;
 	p = &shop->products[i];
 	p->upc = upc;
 	p->count = count;

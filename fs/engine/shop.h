@@ -53,8 +53,10 @@ bool shop_valid_user_name(const char *name, size_t len);
  * comma is fine: the inventory CSV quotes such a name. */
 bool shop_valid_product_name(const char *name, size_t len);
 
-/* A product and its stock (seeding, snapshot): an existing upc gets the
- * new count and name.  Returns 0, -EINVAL (upc outside 1..INT64_MAX, count
+/* A new product and its stock (seeding, snapshot).  A upc that exists
+ * already is left as it is (0): its stock changes only by purchases, so a
+ * second seed (another host that started at the same moment and saw no
+ * stock yet) cannot put back what was sold.  Returns 0, -EINVAL (upc outside 1..INT64_MAX, count
  * outside 0..INT64_MAX, a bad name), -ENOSPC (a new upc beyond
  * SHOP_MAX_PRODUCTS) or -ENOMEM. */
 int shop_apply_product(struct shop *shop, int64_t upc, int64_t count, const char *name,

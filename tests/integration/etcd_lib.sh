@@ -42,10 +42,23 @@ start_etcd() {
 	command -v etcd >/dev/null || fail "etcd is not installed (make deps installs etcd-server)"
 	ETCD_PORTS=$(free_ports)
 	export ETCD_PORTS
-	at_exit 'etcd_cluster stop'
+	at_exit 'stop_mounts_and_etcd'
 	etcd_cluster start >/dev/null || fail "the etcd cluster did not start: $(tail -n 5 "$TEST_TMP"/etcd/*.log)"
 	ETCD_URLS=$(etcd_cluster urls)
 	export ETCD_URLS
+}
+
+# The mounts first: a mount whose cluster is gone waits out its timeout
+# on the way down.
+stop_mounts_and_etcd() {
+	local pid dir
+	if [[ -f "$TEST_TMP/daemons" ]]; then
+		while read -r pid dir; do
+			unmount "$dir"
+			is_running "$pid" && stop_process "$pid" 10
+		done <"$TEST_TMP/daemons"
+	fi
+	etcd_cluster stop
 }
 
 start_mount() {

@@ -181,11 +181,12 @@ static void test_apply_product(void **state)
 {
 	struct shop *shop = *state;
 
+	/* An existing upc keeps its stock: a second seed cannot undo sales. */
 	assert_int_equal(product(shop, 1002, 7, "yellow banana"), 0);
 	assert_int_equal(product(shop, 5, 1, "first"), 0);
 	assert_int_equal(product(shop, 2000, 0, "sold out"), 0);
 	assert_int_equal(product(shop, INT64_MAX, INT64_MAX, "caf\xc3\xa9"), 0);
-	assert_inventory(shop, "5 first 1\n1001 apple 10\n1002 yellow banana 7\n"
+	assert_inventory(shop, "5 first 1\n1001 apple 10\n1002 banana 20\n"
 			       "1003 cherry 5\n2000 sold out 0\n"
 			       "9223372036854775807 caf\xc3\xa9 9223372036854775807\n");
 	assert_int_equal(shop_product_count(shop), 6);
