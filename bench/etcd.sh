@@ -42,6 +42,8 @@ set -u
 
 root=$(cd "$(dirname "$0")/.." && pwd) || exit 1
 cd "$root" || exit 1
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
 
 secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
@@ -52,11 +54,6 @@ target_write_x=1      # rwfs writes at the most clients over raw puts at as many
 target_read_x=0.67    # linearizable rwfs read rate over raw range rate (1.5x the time)
 target_local_x=0.9    # --reads=local read rate over the single-host read rate
 ctl_lines=100
-
-die() {
-	echo "bench: $*" >&2
-	exit 1
-}
 
 if ! command -v etcd >/dev/null 2>&1; then
 	echo "etcd: skipped, etcd is not installed (etcd-server)"
@@ -81,16 +78,6 @@ round_secs=$(awk -v s="$secs" -v r="$rounds" 'BEGIN { printf "%.3f", s / r }')
 
 # ---- build -------------------------------------------------------------------
 
-stale() {
-	local target=$1 src
-	shift
-	[ -e "$target" ] || return 0
-	for src in "$@"; do
-		[ "$src" -nt "$target" ] && return 0
-	done
-	return 1
-}
-
 [ -x ./rwfs ] || die "./rwfs not found: run make first"
 bench_src=(bench/bench.c bench/durability.c bench/queues.c bench/shop.c bench/files.c
 	fs/engine/rwlock.c)
@@ -113,63 +100,6 @@ fs_names=()
 declare -A fs_pid
 cluster_up=0
 export ETCD_DIR=$tmp/etcd
-
-# Three client ports of 127.0.0.1, each with its peer port (+1) free.
-free_ports() {
-	python3 - <<'PY'
-import random, socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-ports = []
-while len(ports) < 3:
-    p = random.randrange(20000, 60000, 2)
-    if p not in ports and free(p) and free(p + 1):
-        ports.append(p)
-print(" ".join(map(str, ports)))
-PY
-}
-
-reap() {
-	local pid=$1 tenths=$2
-	while [ "$tenths" -gt 0 ] && kill -0 "$pid" 2>/dev/null; do
-		sleep 0.1
-		tenths=$((tenths - 1))
-	done
-	kill -0 "$pid" 2>/dev/null && return 1
-	wait "$pid" 2>/dev/null
-	return 0
-}
-
-stop_daemon() {
-	local pid=$1
-	[ -n "$pid" ] || return 0
-	reap "$pid" 50 && return 0
-	kill -TERM "$pid" 2>/dev/null
-	reap "$pid" 30 && return 0
-	echo "bench: pid $pid ignored SIGTERM; killing it" >&2
-	kill -KILL "$pid" 2>/dev/null
-	reap "$pid" 30
-}
-
-is_mounted() {
-	mountpoint -q "$1" 2>/dev/null && return 0
-	M=$1 awk 'BEGIN { m = ENVIRON["M"]; gsub(/ /, "\\040", m) }
-		$2 == m { found = 1 } END { exit !found }' /proc/self/mounts
-}
-
-unmount() {
-	if is_mounted "$1"; then
-		fusermount3 -u "$1" 2>/dev/null || fusermount3 -uz "$1" 2>/dev/null ||
-			umount -l "$1" 2>/dev/null
-	fi
-}
 
 stop_fs() {
 	unmount "$tmp/$1"
@@ -221,7 +151,7 @@ start_fs() {
 }
 
 command -v python3 >/dev/null || die "python3 is needed to find free ports"
-ETCD_PORTS=$(free_ports) || die "no free ports"
+ETCD_PORTS=$(tools/etcd-cluster.sh ports) || die "no free ports"
 export ETCD_PORTS
 cluster_up=1
 "$root/tools/etcd-cluster.sh" start >/dev/null ||
@@ -241,40 +171,13 @@ start_fs single --state="$tmp/state-single" ||
 
 # ---- measurement helpers (as bench/run.sh) --------------------------------------
 
-field() {
-	awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }' <<<"$2"
-}
-
-median() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-			if (m == int(m)) printf "%d\n", m; else printf "%.1f\n", m }'
-}
-
-median_f() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { printf "%.4f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 quartiles_x() {
 	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
 		END { q1 = int(NR / 4) + 1; q3 = NR + 1 - q1; printf "%.2f-%.2fx\n", v[q1], v[q3] }'
 }
 
-ratio() {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "nan" }'
-}
-
 us_per() {
 	awk -v n="$1" -v r="$2" 'BEGIN { if (r > 0) printf "%.0f", n * 1e6 / r; else print "nan" }'
-}
-
-at_least() {
-	awk -v a="$1" -v b="$2" 'BEGIN { r = "no"; if (a + 0 >= b + 0) r = "yes"; print r }'
-}
-
-verdict() {
-	if [ "$1" = yes ]; then echo PASS; else echo MISS; fi
 }
 
 declare -A vals lines
@@ -300,17 +203,6 @@ med() {
 	median ${vals[$1]}
 }
 
-round_ratios() {
-	local -a a b
-	local i
-	read -r -a a <<<"${vals[$1]}"
-	read -r -a b <<<"${vals[$2]}"
-	for ((i = 0; i < ${#a[@]}; i++)); do
-		ratio "${a[i]}" "${b[i]}"
-		echo
-	done
-}
-
 # The median of the round-by-round ratios of series $1 to $2, and their spread.
 med_ratio() {
 	# shellcheck disable=SC2046
@@ -319,11 +211,6 @@ med_ratio() {
 spread() {
 	# shellcheck disable=SC2046
 	quartiles_x $(round_ratios "$1" "$2")
-}
-
-sum_field() {
-	awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) s += $(i + 1) }
-		END { printf "%d\n", s }' <<<"${lines[$2]}"
 }
 
 targets=()

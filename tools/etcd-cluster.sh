@@ -9,6 +9,7 @@
 #   tools/etcd-cluster.sh revive N  start member N again on its data
 #   tools/etcd-cluster.sh leader    print the number of the leader
 #   tools/etcd-cluster.sh wipe      stop, then remove the data
+#   tools/etcd-cluster.sh ports     print three free client ports (for ETCD_PORTS)
 #
 # ETCD_DIR (default ./etcd.cluster) holds the data and logs;
 # ETCD_PORTS (default "2379 22379 32379") the client ports; each member's
@@ -81,7 +82,32 @@ stop_member() {
 	rm -f "$dir/n$1.pid"
 }
 
+# Three client ports of 127.0.0.1, each with its peer port (+1) free.
+free_ports() {
+	python3 - <<'PY'
+import random, socket
+def free(p):
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", p))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+ports = []
+while len(ports) < 3:
+    p = random.randrange(20000, 60000, 2)
+    if p not in ports and free(p) and free(p + 1):
+        ports.append(p)
+print(" ".join(map(str, ports)))
+PY
+}
+
 case "${1:-}" in
+ports)
+	free_ports
+	;;
 start)
 	if ! command -v etcd >/dev/null; then
 		echo "etcd-cluster: etcd is not installed (apt-get install etcd-server etcd-client)" >&2
@@ -118,7 +144,7 @@ leader)
 		done
 	;;
 *)
-	sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac

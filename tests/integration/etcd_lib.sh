@@ -12,35 +12,13 @@
 
 ETCD_SCRIPT=$ROOT/tools/etcd-cluster.sh
 
-# Three client ports, each with its peer port (+1) free on 127.0.0.1.
-free_ports() {
-	"$PYTHON" - <<'PY'
-import random, socket
-def free(p):
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-ports = []
-while len(ports) < 3:
-    p = random.randrange(20000, 60000, 2)
-    if p not in ports and free(p) and free(p + 1):
-        ports.append(p)
-print(" ".join(map(str, ports)))
-PY
-}
-
 etcd_cluster() {
 	ETCD_DIR=$TEST_TMP/etcd ETCD_PORTS=$ETCD_PORTS "$ETCD_SCRIPT" "$@"
 }
 
 start_etcd() {
 	command -v etcd >/dev/null || fail "etcd is not installed (make deps installs etcd-server)"
-	ETCD_PORTS=$(free_ports)
+	ETCD_PORTS=$("$ETCD_SCRIPT" ports)
 	export ETCD_PORTS
 	at_exit 'stop_mounts_and_etcd'
 	etcd_cluster start >/dev/null || fail "the etcd cluster did not start: $(tail -n 5 "$TEST_TMP"/etcd/*.log)"
