@@ -103,7 +103,9 @@ round_ratios() {
 	done
 }
 
-# The sum of key $1 over the lines of series $2.
+# The sum of key $1 over the lines of series $2 (the caller's associative
+# array lines holds each series' output).
+# shellcheck disable=SC2154
 sum_field() {
 	awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) s += $(i + 1) }
 		END { printf "%d\n", s }' <<<"${lines[$2]}"
