@@ -22,13 +22,13 @@ ports=${ETCD_PORTS:-2379 22379 32379}
 port_of() { echo "$ports" | tr ' ' '\n' | sed -n "${1}p"; }
 
 urls() {
-	list=
+	list=''
 	for p in $ports; do list="$list${list:+,}http://127.0.0.1:$p"; done
 	echo "$list"
 }
 
 initial_cluster() {
-	list= n=1
+	list='' n=1
 	for p in $ports; do
 		list="$list${list:+,}n$n=http://127.0.0.1:$((p + 1))"
 		n=$((n + 1))
