@@ -1,35 +1,11 @@
 /* logline.c - event lines that name the client: its pid and command name,
  * what it did and what came of it.  See fs.h.
  */
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "fs.h"
-
-
-/* The command name of pid, as ps shows it, or "?" when it is gone. */
-static void command_name(pid_t pid, char *buf, size_t size)
-{
-	char path[32];
-	ssize_t n = -1;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, buf, size - 1);
-		close(fd);
-	}
-	if (n <= 0) {
-		snprintf(buf, size, "?");
-		return;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-}
 
 bool logging(struct rwfs *fs)
 {
@@ -38,18 +14,23 @@ bool logging(struct rwfs *fs)
 
 void log_event(struct rwfs *fs, fuse_req_t req, const char *fmt, ...)
 {
-	const struct fuse_ctx *ctx = fuse_req_ctx(req);
-	char comm[32], message[EVLOG_LINE_MAX];
+	char message[EVLOG_LINE_MAX];
 	va_list ap;
+	int n;
 
-	command_name(ctx->pid, comm, sizeof(comm));
 	va_start(ap, fmt);
-	vsnprintf(message, sizeof(message), fmt, ap);
+	n = vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	evlog_append(state_evlog(fs->st), "pid %d (%s) %s", (int)ctx->pid, comm, message);
+	if (n < 0)
+		n = 0;
+	evlog_append_client(state_evlog(fs->st), (int)fuse_req_ctx(req)->pid, message,
+			    (size_t)n < sizeof(message) ? (size_t)n : sizeof(message) - 1);
 }
 
-/* Writes text as a C-like quoted string, cut after QUOTE_MAX bytes. */
+static const char hex_digits[] = "0123456789abcdef";
+
+/* Writes text as a C-like quoted string, cut after QUOTE_MAX bytes.  By
+ * hand: it runs for every event line, and an escape is at most 4 bytes. */
 void log_quote(const char *text, size_t len, char *out, size_t size)
 {
 	size_t o = 0;
@@ -60,26 +41,50 @@ void log_quote(const char *text, size_t len, char *out, size_t size)
 
 		if (c == '\n' && i + 1 == len)
 			break;
-		if (c == '\n')
-			o += (size_t)snprintf(out + o, size - o, "\\n");
-		else if (c == '"' || c == '\\')
-			o += (size_t)snprintf(out + o, size - o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			o += (size_t)snprintf(out + o, size - o, "\\x%02x", c);
-		else
+		if (c == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else if (c == '"' || c == '\\') {
+			out[o++] = '\\';
 			out[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex_digits[c >> 4];
+			out[o++] = hex_digits[c & 0xf];
+		} else {
+			out[o++] = (char)c;
+		}
 	}
-	if (len > QUOTE_MAX && o + 4 < size)
-		o += (size_t)snprintf(out + o, size - o, "...");
-	snprintf(out + o, size - o, "\"");
+	if (len > QUOTE_MAX && o + 4 < size) {
+		memcpy(out + o, "...", 3);
+		o += 3;
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+}
+
+/* Appends n bytes of s to line at *len, as far as size. */
+static void put(char *line, size_t *len, size_t size, const char *s, size_t n)
+{
+	if (n > size - *len)
+		n = size - *len;
+	memcpy(line + *len, s, n);
+	*len += n;
 }
 
 void log_outcome(struct rwfs *fs, fuse_req_t req, const char *what,
 			const char *text, size_t len, const char *outcome)
 {
-	char quoted[QUOTE_MAX * 4 + 8];
+	char quoted[QUOTED_SIZE], line[EVLOG_LINE_MAX];
+	size_t n = 0;
 
 	log_quote(text, len, quoted, sizeof(quoted));
-	log_event(fs, req, "%s %s -> %s", what, quoted, outcome);
+	put(line, &n, sizeof(line), what, strlen(what));
+	put(line, &n, sizeof(line), " ", 1);
+	put(line, &n, sizeof(line), quoted, strlen(quoted));
+	put(line, &n, sizeof(line), " -> ", 4);
+	put(line, &n, sizeof(line), outcome, strlen(outcome));
+	evlog_append_client(state_evlog(fs->st), (int)fuse_req_ctx(req)->pid, line, n);
 }
 

@@ -1,11 +1,20 @@
-/* evlog.h - the event log: a ring of recent event lines with a sequence.
+/* evlog.h - the event log: a ring of recent events with a sequence.
  *
  * Each processed operation can become one line ("12:00:01.204 pid 4242
- * (cat) read A -> 42").  The log keeps the last EVLOG_SLOTS lines; readers
- * hold a cursor (a sequence number) and take whole lines from it.  Lines are
- * only worth formatting when someone listens, so producers ask
- * evlog_wanted() first.  The log never blocks: waiting for lines is the
- * caller's business, and the notify hook tells it when to look again.
+ * (cat) read A -> 42").  The log keeps the last EVLOG_SLOTS events, each as
+ * compact as it came (a time, a pid, a text); the time and the client's
+ * name become text only when a line is read or written out, so an append
+ * is a copy under a lock.  Readers hold a cursor (a sequence number) and
+ * take whole lines from it.  Lines are only worth making when someone
+ * listens, so producers ask evlog_wanted() first.  Readers never block:
+ * waiting for lines is the caller's business, and the notify hook tells it
+ * when to look again.
+ *
+ * The console copy is written by a thread of the log's own once
+ * evlog_start() has run, many lines at a time; before that, each append
+ * writes its line itself.  An append waits only when that thread is a whole
+ * ring behind, so the console loses nothing; evlog_free() writes what is
+ * left before it returns.
  */
 #ifndef RWFS_EVLOG_H
 #define RWFS_EVLOG_H
@@ -23,11 +32,18 @@ struct evlog;
 /* Called after each append, outside the log's lock. */
 typedef void (*evlog_notify_fn)(void *arg);
 
-/* A new empty log.  console (may be NULL) receives every line as it is
- * appended.  Returns NULL when out of memory. */
+/* A new empty log.  console (may be NULL, else the caller's to close after
+ * evlog_free) receives every line.  Returns NULL when out of memory. */
 struct evlog *evlog_new(FILE *console);
 
-/* Frees the log; NULL is a no-op. */
+/* Starts the thread that writes the console, for a log that has one (else
+ * a no-op).  Call it after any fork: the thread would not survive one.
+ * Lines appended before are written first.  0, -EALREADY when started, or
+ * -EAGAIN when no thread can be made (the log then stays as it was). */
+int evlog_start(struct evlog *log);
+
+/* Writes out and flushes every line not yet on the console, stops the
+ * thread, and frees the log; NULL is a no-op. */
 void evlog_free(struct evlog *log);
 
 /* Sets the hook called after every append (one hook; NULL clears it). */
@@ -47,6 +63,12 @@ bool evlog_wanted(struct evlog *log);
  * printf-style, no trailing newline needed. */
 void evlog_append(struct evlog *log, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Appends the line "HH:MM:SS.mmm pid PID (COMM) TEXT" for client pid,
+ * COMM its command name as ps shows it ("?" when it is gone).  The name is
+ * looked up at most once a second per pid, and the pid's later lines reuse
+ * it.  text (len bytes, no NUL needed) is copied. */
+void evlog_append_client(struct evlog *log, int pid, const char *text, size_t len);
 
 #define EVLOG_NOTICE_MAX 96
 

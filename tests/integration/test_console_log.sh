@@ -40,3 +40,32 @@ ls "$MNT" >/dev/null
 while IFS= read -r line; do
 	assert_match "$EVENT_RE" "$line" "console log line"
 done <"$RWFS_LOG"
+
+# The console is written behind the requests, many lines at a time; a clean
+# stop (an unmount, or SIGTERM) still writes every line, to stdout or to
+# --log=FILE.
+# burst DIR COUNT: COUNT writes of "1" to DIR/A, as fast as they go.
+burst() {
+	"$PYTHON" -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for _ in range(int(sys.argv[2])):
+    os.pwrite(fd, b"1\n", 0)
+os.close(fd)' "$1/A" "$2" || fail "the writes to $1/A failed"
+}
+count=20000
+start_rwfs unmounted
+burst "$TEST_TMP/unmounted" "$count"
+stop_rwfs unmounted || fail "rwfs did not stop cleanly after the unmount"
+assert_eq "$count" "$(grep -c ' write A "1" -> ok$' "$TEST_TMP/unmounted.log")" \
+	"write lines on stdout after an unmount"
+
+start_rwfs termed --log="$TEST_TMP/termed.file"
+burst "$TEST_TMP/termed" "$count"
+kill -TERM "$DAEMON_PID"
+stop_process "$DAEMON_PID" 10 || fail "rwfs did not stop cleanly on SIGTERM"
+assert_eq "$count" "$(grep -c ' write A "1" -> ok$' "$TEST_TMP/termed.file")" \
+	"write lines in --log=FILE after SIGTERM"
+while IFS= read -r line; do
+	assert_match "$EVENT_RE" "$line" "--log=FILE line"
+done < <(tail -n 3 "$TEST_TMP/termed.file")

@@ -1,7 +1,8 @@
 /* test_evlog.c - unit tests of the event log ring (fs/engine/evlog.h):
  * cursors, whole-line reads (and pieces of a line for a tiny buffer), the
  * "missed" line of a reader that fell behind, who is listening, the console
- * copy, the notify hook and cut lines.
+ * copy (written by the append, or by the log's thread once started, nothing
+ * lost at the end), the notify hook, cut lines and the clients' names.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -539,6 +543,214 @@ static void test_concurrent_appends(void **state)
 	close_log(log);
 }
 
+
+/* The whole console, read back from the start. */
+static char *console_text(FILE *console, long *total)
+{
+	char *text;
+
+	fflush(console);
+	*total = ftell(console);
+	assert_true(*total >= 0);
+	text = malloc((size_t)*total + 1);
+	assert_non_null(text);
+	rewind(console);
+	assert_int_equal(fread(text, 1, (size_t)*total, console), (size_t)*total);
+	text[*total] = '\0';
+	return text;
+}
+
+/* Starting: a no-op without a console, once only with one. */
+static void test_start(void **state)
+{
+	struct evlog *quiet = evlog_new(NULL), *log;
+	FILE *console = tmpfile();
+
+	(void)state;
+	assert_non_null(quiet);
+	assert_int_equal(evlog_start(quiet), 0);
+	evlog_free(quiet);
+
+	assert_non_null(console);
+	log = evlog_new(console);
+	assert_non_null(log);
+	assert_int_equal(evlog_start(log), 0);
+	assert_int_equal(evlog_start(log), -EALREADY);
+	evlog_free(log);
+	fclose(console);
+}
+
+/* Once started, the thread writes the console: lines appended before the
+ * start and after it, far more than the ring holds, all arrive in order by
+ * the end of evlog_free; readers still see the ring. */
+static void test_console_thread_loses_nothing(void **state)
+{
+	static const char *const texts[] = { "last" };
+	const unsigned long count = 5 * EVLOG_SLOTS;
+	FILE *console = tmpfile();
+	struct evlog *log;
+	struct evlog_cursor cursor;
+	unsigned long expect = 0;
+	long total, pos = 0;
+	char *text, *line, buf[256];
+
+	(void)state;
+	assert_non_null(console);
+	log = evlog_new(console);
+	assert_non_null(log);
+	evlog_subscribe(log);
+	evlog_append(log, "line %lu", expect++);
+	assert_int_equal(evlog_start(log), 0);
+	while (expect < count)
+		evlog_append(log, "line %lu", expect++);
+	cursor = evlog_tail(log);
+	evlog_append(log, "last");
+	check_lines(buf, evlog_read(log, &cursor, buf, sizeof(buf)), texts, 1);
+	close_log(log);
+
+	text = console_text(console, &total);
+	expect = 0;
+	while ((line = next_line(text, &pos, total)) != NULL) {
+		char want[32];
+
+		snprintf(want, sizeof(want), expect < count ? "line %lu" : "last", expect);
+		if (!has_stamp(line, strlen(line)) || strcmp(line + STAMP_LEN, want) != 0)
+			fail_msg("console line %lu: \"%s\", want \"HH:MM:SS.mmm %s\"", expect,
+				 line, want);
+		expect++;
+	}
+	assert_int_equal(expect, count + 1);
+	free(text);
+	fclose(console);
+}
+
+/* Concurrent appenders with the thread writing: every line arrives on the
+ * console once and whole, each thread's in its order. */
+static void test_console_thread_concurrent(void **state)
+{
+	FILE *console = tmpfile();
+	struct evlog *log;
+	void *args[APPENDERS][2];
+	pthread_t t[APPENDERS];
+	int next[APPENDERS] = { 0 };
+	long total, pos = 0;
+	char *text, *line;
+
+	(void)state;
+	assert_non_null(console);
+	log = evlog_new(console);
+	assert_non_null(log);
+	assert_int_equal(evlog_start(log), 0);
+	for (int i = 0; i < APPENDERS; i++) {
+		args[i][0] = log;
+		args[i][1] = (void *)(intptr_t)i;
+		assert_int_equal(pthread_create(&t[i], NULL, append_many, args[i]), 0);
+	}
+	for (int i = 0; i < APPENDERS; i++)
+		assert_int_equal(pthread_join(t[i], NULL), 0);
+	evlog_free(log);
+
+	text = console_text(console, &total);
+	while ((line = next_line(text, &pos, total)) != NULL) {
+		int id, ev;
+
+		if (!has_stamp(line, strlen(line)) ||
+		    sscanf(line + STAMP_LEN, "thread %d event %d", &id, &ev) != 2 || id < 0 ||
+		    id >= APPENDERS || ev != next[id])
+			fail_msg("bad console line \"%s\"", line);
+		next[id]++;
+	}
+	for (int i = 0; i < APPENDERS; i++)
+		assert_int_equal(next[i], APPENDS);
+	free(text);
+	fclose(console);
+}
+
+/* This process's command name, as /proc shows it. */
+static void own_name(char *name, size_t size)
+{
+	FILE *f = fopen("/proc/self/comm", "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(name, (int)size, f));
+	name[strcspn(name, "\n")] = '\0';
+	fclose(f);
+}
+
+/* The pid of a process that has ended. */
+static int gone_pid(void)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return (int)pid;
+}
+
+/* A client's line names it, "?" when it is gone; a control character in
+ * its text is no second line. */
+static void test_client_lines(void **state)
+{
+	struct evlog *log = listened_log();
+	struct evlog_cursor cursor = evlog_tail(log);
+	char name[32], me[80], gone[64], buf[512];
+	const char *texts[] = { me, gone };
+	int dead = gone_pid();
+
+	(void)state;
+	own_name(name, sizeof(name));
+	snprintf(me, sizeof(me), "pid %d (%s) write A \"5\" -> ok", (int)getpid(), name);
+	snprintf(gone, sizeof(gone), "pid %d (?) read B?C -> 1", dead);
+	evlog_append_client(log, (int)getpid(), "write A \"5\" -> ok", 17);
+	evlog_append_client(log, dead, "read B\nC -> 1 and more", 13);
+	check_lines(buf, evlog_read(log, &cursor, buf, sizeof(buf)), texts, 2);
+	close_log(log);
+}
+
+/* A name is looked up once and reused for that pid's lines; a second
+ * later it is looked up again. */
+static void test_client_name_remembered(void **state)
+{
+	struct evlog *log = listened_log();
+	struct evlog_cursor cursor = evlog_tail(log);
+	char name[32], before[64], after[64], buf[512];
+	const char *texts[] = { before, before, after };
+
+	(void)state;
+	own_name(name, sizeof(name));
+	snprintf(before, sizeof(before), "pid %d (%s) x", (int)getpid(), name);
+	snprintf(after, sizeof(after), "pid %d (renamed) x", (int)getpid());
+	evlog_append_client(log, (int)getpid(), "x", 1);
+	assert_int_equal(prctl(PR_SET_NAME, "renamed"), 0);
+	evlog_append_client(log, (int)getpid(), "x", 1);
+	usleep(1100 * 1000);
+	evlog_append_client(log, (int)getpid(), "x", 1);
+	assert_int_equal(prctl(PR_SET_NAME, name), 0);
+	check_lines(buf, evlog_read(log, &cursor, buf, sizeof(buf)), texts, 3);
+	close_log(log);
+}
+
+/* A client's long text is cut like any line. */
+static void test_client_line_cut(void **state)
+{
+	struct evlog *log = listened_log();
+	struct evlog_cursor cursor = evlog_tail(log);
+	char text[1000], buf[1024];
+	size_t n;
+
+	(void)state;
+	memset(text, 'q', sizeof(text));
+	evlog_append_client(log, (int)getpid(), text, sizeof(text));
+	n = evlog_read(log, &cursor, buf, sizeof(buf));
+	assert_true(n <= EVLOG_LINE_MAX);
+	assert_true(has_stamp(buf, n));
+	assert_memory_equal(buf + n - 4, "...\n", 4);
+	assert_int_equal(buf[n - 5], 'q');
+	close_log(log);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +767,12 @@ int main(void)
 		cmocka_unit_test(test_notify_may_use_log),
 		cmocka_unit_test(test_long_line_cut),
 		cmocka_unit_test(test_concurrent_appends),
+		cmocka_unit_test(test_start),
+		cmocka_unit_test(test_console_thread_loses_nothing),
+		cmocka_unit_test(test_console_thread_concurrent),
+		cmocka_unit_test(test_client_lines),
+		cmocka_unit_test(test_client_name_remembered),
+		cmocka_unit_test(test_client_line_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
