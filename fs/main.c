@@ -873,6 +873,10 @@ static int run_session(struct fuse_args *args, struct fuse_cmdline_opts *cmd,
 		goto out_signals;
 	fuse_daemonize(cmd->foreground);
 	/* After the fork of fuse_daemonize: threads do not survive it. */
+	if (evlog_start(state_evlog(st)) == -EAGAIN) {
+		fprintf(stderr, "rwfs: cannot start a thread\n");
+		goto out_unmount;
+	}
 	if (opts->etcd ? open_cluster(opts, st) != 0 || seed(opts, st) != 0
 		       : log_file_start(state_log(st)) != 0)
 		goto out_unmount;

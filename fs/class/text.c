@@ -81,9 +81,11 @@ void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off
 		ret = state_catch_up(fs->st);
 		if (!ret)
 			ret = take_snapshot(fs, h);
-		if (!ret && logging(fs)) {
+		if (logging(fs)) {
 			node_path(h->node, path, sizeof(path));
-			if (show_value)
+			if (ret)
+				log_event(fs, req, "read %s -> error: %s", path, strerror(-ret));
+			else if (show_value)
 				log_event(fs, req, "read %s -> %.*s", path, (int)h->len - 1, h->text);
 			else
 				log_event(fs, req, "read %s -> ok", path);

@@ -228,11 +228,15 @@ static int make_keys(struct etcd_log *e, const char *prefix)
 
 /* --- snapshots ------------------------------------------------------------------ */
 
+/* Chunks are keyed by revision and proposer, snap/REV/PROPOSER/K: two
+ * mounts that snapshot at the same revision write apart, and the one whose
+ * manifest lost drops only its own. */
 struct manifest {
 	unsigned long long rev, position;
 	unsigned chunks;
 	size_t len;
 	unsigned crc;
+	unsigned long long proposer;
 };
 
 static int read_manifest(struct etcd_conn *conn, struct etcd_log *e, int64_t deadline,
@@ -249,8 +253,8 @@ static int read_manifest(struct etcd_conn *conn, struct etcd_log *e, int64_t dea
 		return ret;
 	kvs = etcd_json_get(reply, "kvs");
 	text = kvs ? field_bytes(json_object_array_get_idx(kvs, 0), "value", &len) : NULL;
-	if (text && sscanf(text, "%llu %llu %u %zu %x", &m->rev, &m->position, &m->chunks, &m->len,
-			   &m->crc) != 5)
+	if (text && sscanf(text, "%llu %llu %u %zu %x %llx", &m->rev, &m->position, &m->chunks,
+			   &m->len, &m->crc, &m->proposer) < 5)
 		ret = -EBADMSG;
 	free(text);
 	json_object_put(reply);
@@ -312,7 +316,7 @@ static int fetch_snapshot(struct etcd_conn *conn, struct etcd_log *e, const stru
 	unsigned count = 0;
 	int ret = -ENOMEM;
 
-	snprintf(first, sizeof(first), "%020llu/", m->rev);
+	snprintf(first, sizeof(first), "%020llu/%016llx/", m->rev, m->proposer);
 	key = joined(e->key_snap, first);
 	from = b64_of(key);
 	key[strlen(key) - 1] = '0'; /* the end of the range: the byte after '/' */
@@ -1170,7 +1174,8 @@ static int put_chunks(struct etcd_log *e, uint64_t rev, const unsigned char *blo
 		size_t n = len - off < CHUNK_BYTES ? len - off : CHUNK_BYTES;
 		char name[64], *key, *b64_key, *value;
 
-		snprintf(name, sizeof(name), "%020llu/%06u", (unsigned long long)rev, *chunks);
+		snprintf(name, sizeof(name), "%020llu/%016llx/%06u", (unsigned long long)rev,
+			 (unsigned long long)e->proposer, *chunks);
 		key = joined(e->key_snap, name);
 		b64_key = b64_of(key);
 		value = etcd_b64(blob + off, n);
@@ -1191,8 +1196,8 @@ static int put_manifest(struct etcd_log *e, const struct manifest *m, bool *won)
 	struct json_object *reply;
 	int ret = -ENOMEM;
 
-	snprintf(text, sizeof(text), "%020llu %llu %u %zu %x", m->rev, m->position, m->chunks,
-		 m->len, m->crc);
+	snprintf(text, sizeof(text), "%020llu %llu %u %zu %x %016llx", m->rev, m->position,
+		 m->chunks, m->len, m->crc, m->proposer);
 	snprintf(rev, sizeof(rev), "%020llu", m->rev);
 	b64_text = b64_of(text);
 	b64_rev = b64_of(rev);
@@ -1212,16 +1217,21 @@ static int put_manifest(struct etcd_log *e, const struct manifest *m, bool *won)
 	return ret;
 }
 
-/* Deletes the chunks of snapshots before rev (or, with only, of rev). */
+/* Deletes the chunks of snapshots before rev (or, with only, this mount's
+ * of rev). */
 static void drop_chunks(struct etcd_log *e, uint64_t rev, bool only)
 {
 	char from[64], to[64], *kf, *kt, *bf, *bt;
 
-	if (only)
-		snprintf(from, sizeof(from), "%020llu/", (unsigned long long)rev);
-	else
+	if (only) {
+		snprintf(from, sizeof(from), "%020llu/%016llx/", (unsigned long long)rev,
+			 (unsigned long long)e->proposer);
+		snprintf(to, sizeof(to), "%020llu/%016llx0", (unsigned long long)rev,
+			 (unsigned long long)e->proposer);
+	} else {
 		from[0] = '\0';
-	snprintf(to, sizeof(to), only ? "%020llu0" : "%020llu/", (unsigned long long)rev);
+		snprintf(to, sizeof(to), "%020llu/", (unsigned long long)rev);
+	}
 	kf = joined(e->key_snap, from);
 	kt = joined(e->key_snap, to);
 	bf = b64_of(kf);
@@ -1294,6 +1304,7 @@ static int etcd_compact(struct log *log, log_save_fn save, void *arg)
 	if (ret)
 		return ret;
 	m.crc = (unsigned)crc32(0, blob, (uInt)m.len);
+	m.proposer = e->proposer;
 	pthread_mutex_lock(&e->ctl_lock);
 	ret = publish_snapshot(e, &m, blob);
 	pthread_mutex_unlock(&e->ctl_lock);

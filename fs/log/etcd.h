@@ -11,10 +11,10 @@
  *                   the record that ends the mount's session, applied at the
  *                   revision of the key's deletion (the lease expired, or
  *                   the mount left)
- *   snap/manifest   "REVISION POSITION CHUNKS LENGTH CRC32" of the latest
- *                   snapshot (REVISION as 20 digits, so that a byte compare
- *                   orders them)
- *   snap/REV/K      its chunks, 64 KiB each
+ *   snap/manifest   "REVISION POSITION CHUNKS LENGTH CRC32 PROPOSER" of the
+ *                   latest snapshot (REVISION as 20 digits, so that a byte
+ *                   compare orders them)
+ *   snap/REV/PROPOSER/K  its chunks, 64 KiB each
  *
  * The position of the k-th record of the frame at revision R is
  * R * 65536 + k; a session's end is R * 65536.

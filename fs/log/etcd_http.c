@@ -27,6 +27,7 @@ struct etcd_cluster {
 	pthread_mutex_t lock;
 	unsigned current;      /* under lock: the endpoint that answered last */
 	bool troubled;         /* under lock: the last request failed somewhere */
+	unsigned reported;     /* under lock: the troubles told since the last answer */
 	uint64_t term;         /* under lock: the raft term of the last answer */
 	etcd_notice_fn notice;
 	void *notice_arg;
@@ -150,6 +151,12 @@ int etcd_cluster_format_stats(struct etcd_cluster *c, char *buf, size_t size)
 	return len;
 }
 
+/* What went wrong at a member, each told once until something answers. */
+enum trouble {
+	TROUBLE_LOST = 1,      /* cannot be reached, or no answer in time */
+	TROUBLE_NO_QUORUM = 2, /* it answers that it has no leader */
+};
+
 /* An answer came from endpoint at: reports the way back and a new term. */
 static void answered(struct etcd_cluster *c, unsigned at, uint64_t term)
 {
@@ -159,27 +166,35 @@ static void answered(struct etcd_cluster *c, unsigned at, uint64_t term)
 	back = c->troubled;
 	new_term = term && c->term && term != c->term;
 	c->troubled = false;
+	c->reported = 0;
 	c->current = at;
 	if (term)
 		c->term = term;
 	pthread_mutex_unlock(&c->lock);
 	if (back)
-		notice(c, "etcd: %s answers again%s", c->urls[at], "");
+		notice(c, "etcd: back: %s answers again%s", c->urls[at], "");
 	if (new_term)
 		notice(c, "etcd: the leader changed (seen at %s)%s", c->urls[at], "");
 }
 
-/* Endpoint at failed: reported once until something answers again. */
-static void failed(struct etcd_cluster *c, unsigned at, const char *why)
+/* Endpoint at failed: each kind of trouble is reported once until
+ * something answers again. */
+static void failed(struct etcd_cluster *c, unsigned at, enum trouble kind, const char *why)
 {
 	bool first;
 
 	pthread_mutex_lock(&c->lock);
-	first = !c->troubled;
+	first = !(c->reported & kind);
+	c->reported |= kind;
 	c->troubled = true;
 	pthread_mutex_unlock(&c->lock);
-	if (first)
-		notice(c, "etcd: %s: %s; trying the other members", c->urls[at], why);
+	if (!first)
+		return;
+	if (kind == TROUBLE_NO_QUORUM)
+		notice(c, "etcd: quorum lost: %s has no leader (%s); operations wait, and fail "
+			  "after --etcd-timeout", c->urls[at], why);
+	else
+		notice(c, "etcd: member lost: %s (%s); trying the other members", c->urls[at], why);
 }
 
 /* --- a connection ------------------------------------------------------------- */
@@ -303,19 +318,23 @@ static int try_once(struct etcd_conn *conn, const char *path, const char *body, 
 	if (conn->overflow)
 		return -ENOMEM;
 	if (rc != CURLE_OK) {
-		failed(conn->cluster, conn->at, curl_easy_strerror(rc));
+		failed(conn->cluster, conn->at, TROUBLE_LOST, curl_easy_strerror(rc));
 		return 1;
 	}
 	curl_easy_getinfo(conn->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status == 503) {
+		failed(conn->cluster, conn->at, TROUBLE_NO_QUORUM, "503");
+		return 1;
+	}
 	if (status >= 500) {
-		failed(conn->cluster, conn->at, status == 503 ? "no leader" : "server error");
+		failed(conn->cluster, conn->at, TROUBLE_LOST, "server error");
 		return 1;
 	}
 	if (status != 200)
 		return error_of_status(status);
 	top = json_tokener_parse(conn->buf ? conn->buf : "");
 	if (!top) {
-		failed(conn->cluster, conn->at, "an answer that is not JSON");
+		failed(conn->cluster, conn->at, TROUBLE_LOST, "an answer that is not JSON");
 		return 1;
 	}
 	header = etcd_json_get(top, "header");
@@ -413,7 +432,11 @@ int etcd_watch(struct etcd_conn *conn, const char *body, etcd_message_fn fn, voi
 		return 0;
 	if (rc == CURLE_OK && status == 200)
 		return 0;
-	failed(conn->cluster, conn->at, rc != CURLE_OK ? curl_easy_strerror(rc) : "watch refused");
+	if (status == 503)
+		failed(conn->cluster, conn->at, TROUBLE_NO_QUORUM, "the watch was refused");
+	else
+		failed(conn->cluster, conn->at, TROUBLE_LOST,
+		       rc != CURLE_OK ? "the watch stream broke" : "the watch was refused");
 	etcd_conn_skip(conn);
 	return rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
 }

@@ -61,8 +61,8 @@ compacted=$(etcdget --rev="$down_at" rwfs/log 2>&1 >/dev/null)
 assert_contains "$compacted" "compacted" "etcd's answer for the log at revision $down_at"
 
 # The manifest names its chunks: every one of them must be there.
-read -r man_rev _ man_chunks _ <<<"$(etcdget --print-value-only rwfs/snap/manifest)"
-present=$(etcdget --keys-only --prefix "rwfs/snap/$man_rev/" | grep -c .)
+read -r man_rev _ man_chunks _ _ man_proposer <<<"$(etcdget --print-value-only rwfs/snap/manifest)"
+present=$(etcdget --keys-only --prefix "rwfs/snap/$man_rev/$man_proposer/" | grep -c .)
 ((present == man_chunks)) ||
 	fail "the manifest names $man_chunks chunks of revision $((10#$man_rev)), etcd holds $present of them"
 

@@ -51,3 +51,10 @@ assert_bytes "$M2/A" $'7\n'
 echo "ADD A 1" >"$M2/ctl" || fail "ctl on m2 after the members came back"
 assert_bytes "$M1/A" $'8\n'
 wait_same_state m1 m2 >/dev/null
+
+# The event log says what happened: a member lost, the quorum lost, back.
+log=$(grep -h "etcd:" "$TEST_TMP/m1.log" "$TEST_TMP/m2.log")
+assert_contains "$log" "etcd: member lost:" "the event log, members down"
+assert_contains "$log" "etcd: quorum lost:" "the event log, no quorum"
+assert_contains "$log" "etcd: back:" "the event log, members back"
+assert_contains "$(cat "$TEST_TMP/m1.log")" "read A -> error: Connection timed out" "the event log, a failed read"

@@ -75,7 +75,7 @@ assert_eq EPIPE "$(cat "$TEST_TMP/writer")" "the parked writer after user.remove
 timeout 5 setfattr -n user.remove -v r "$Q" || fail "setfattr user.remove r"
 readers_got "user.remove" EOF EOF
 assert_eq "p" "$(ls "$Q")" "queues left"
-grep -qE ' \(setfattr\) rm queues/x -> ok$' "$RWFS_LOG" || fail "no rm line for user.remove in the event log"
+wait_until 5 grep -qE ' \(setfattr\) rm queues/x -> ok$' "$RWFS_LOG" || fail "no rm line for user.remove in the event log"
 
 # --- what else the directory's attributes answer -------------------------------
 

@@ -13,7 +13,7 @@ touch "$Q/r"
 park_readers r 3
 timeout 5 rm "$Q/r" || fail "rm of a queue with blocked readers failed or hung (status $?)"
 readers_got rm EOF EOF EOF
-grep -qE ' \(rm\) rm queues/r -> ok$' "$RWFS_LOG" || fail "no rm line in the event log"
+wait_until 5 grep -qE ' \(rm\) rm queues/r -> ok$' "$RWFS_LOG" || fail "no rm line in the event log"
 assert_not_contains "$(cat "$MNT/stats")" "queue.r." "mnt/stats after rm"
 
 # Open files outlive the queue: reads end, writes fail; a new queue of the

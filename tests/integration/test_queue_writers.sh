@@ -99,6 +99,7 @@ assert_eq $'b\'w6\\n\'\nEAGAIN' "$(qio drain "$Q/m")" "what is left"
 assert_eq 4 "$(stat_value queue.m.in)" "queue.m.in"
 assert_eq 4 "$(stat_value queue.m.out)" "queue.m.out"
 waiting_is m 0 0 || fail "writers still counted as waiting"
+wait_until 5 grep -qE ' write queues/m "w6" -> ok$' "$RWFS_LOG"
 grep -E ' write queues/m "w[0-9]" -> ok$' "$RWFS_LOG" | grep -oE '"w[0-9]"' | tr '\n' ' ' >"$TEST_TMP/logged"
 assert_eq '"w1" "w5" "w6" ' "$(cat "$TEST_TMP/logged")" "the writes logged ok, in order"
 

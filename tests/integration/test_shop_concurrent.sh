@@ -154,6 +154,7 @@ PY
 out=$(race "$MNT/shop" "$MNT/inventory" 1003 5 one) || fail "race for 1003: $out"
 assert_contains "$out" "one: 5 purchases, 5 units" "race for 1003"
 assert_bytes "$MNT/inventory" $'1001 apple 10\n1002 banana 20\n1003 cherry 0\n'
+wait_until 5 grep -q 'shop buy 1003 1 -> ok bought 1 cherry (1003), 0 left' "$RWFS_LOG"
 assert_eq 5 "$(grep -c 'shop buy 1003 1 -> ok bought 1 cherry (1003)' "$RWFS_LOG")" \
 	"purchases in the event log"
 

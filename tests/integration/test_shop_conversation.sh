@@ -241,7 +241,8 @@ assert_bytes "$inventory" $'1001 apple 7\n1002 banana 0\n1003 cherry 3\n'
 echo 'login bob builder' >"$shop" || fail "echo login > mnt/shop failed"
 echo 'nonsense' >"$shop" 2>/dev/null && fail "echo nonsense > mnt/shop succeeded"
 
-# The event log names the requests and outcomes.
+# The event log names the requests and outcomes (written a moment later).
+wait_until 5 grep -q "shop request -> error unknown request" "$RWFS_LOG"
 log=$(cat "$RWFS_LOG")
 assert_contains "$log" "shop login alice -> ok" "event log"
 assert_contains "$log" "shop buy 1001 2 -> ok bought 2 apple (1001), 8 left" "event log"

@@ -127,6 +127,7 @@ else
 	echo "note: the restart took $elapsed_ms ms, too long to tell whether the lockout was forgotten"
 fi
 
-# The log shows the refusals.
+# The log shows the refusals (written a moment later).
+wait_until 5 grep -q "shop login alice -> error too many failed logins" "$RWFS_LOG"
 assert_contains "$(cat "$RWFS_LOG")" "shop login alice -> error too many failed logins for alice, try again in 1 s" \
 	"event log"

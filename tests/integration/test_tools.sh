@@ -51,7 +51,9 @@ for i in 1 2 3; do
 	done || exit 1
 done
 assert_eq 100 "$(($(value "$MNT/A") + $(value "$MNT/B")))" "A+B after the transfers"
-# The event log shows the tickets, and that readers and writers waited.
+# The event log shows the tickets, and that readers and writers waited
+# (written a moment later).
+wait_until 5 grep -q "flock A shared -> granted after" "$RWFS_LOG"
 log=$(cat "$RWFS_LOG")
 assert_match 'pid [0-9]+ \(flock\) flock A exclusive -> granted after [0-9.]+ ms' "$log" "a writer's wait in the event log"
 assert_match 'pid [0-9]+ \(flock\) flock A shared -> granted after [0-9.]+ ms' "$log" "a reader's wait in the event log"

@@ -19,7 +19,7 @@ for g in 0 1 2; do
 	assert_match "^[0-9]+ [0-9]+ 400 " "$(head -1 "$MNT/files/group-$g")" \
 		"group $g's file counts its 400 writes"
 done
-grep -q ' flock files/group-0 exclusive -> granted' "$RWFS_LOG" ||
+wait_until 5 grep -q ' flock files/group-0 exclusive -> granted' "$RWFS_LOG" ||
 	fail "no ticket grant of a group's file in the event log"
 
 timeout 120 "$groups" --mount "$MNT" --groups 2 --iterations 500 --no-tickets >loose.txt 2>&1
