@@ -128,7 +128,7 @@ static void usage(FILE *out, const char *prog)
 		"rwfs options (--NAME=VALUE, --NAME VALUE or -o NAME=VALUE; a flag as\n"
 		"--NAME or -o NAME):\n"
 		"    --state=DIR            state directory (default ./%s, made on first\n"
-		"                           use; a DIR given here must exist)\n"
+		"                           use, mode 0700, as is a DIR given here)\n"
 		"    --sync=MODE            always: on disk before each write returns;\n"
 		"                           everysec (default): on disk within a second;\n"
 		"                           no: when the kernel flushes\n"
@@ -568,9 +568,9 @@ static int open_log(const struct log_file_options *lo, struct log **log, char *m
 }
 
 /* Opens the state directory and restores st from it (*restored: the
- * records it held), then begins this run's session.  The default
- * directory is made on first use; one given with --state must exist, so
- * that a mistyped path is not silently a new, empty state. */
+ * records it held), then begins this run's session.  A directory that
+ * does not exist is made (0700), as the spec asks; its parent must exist,
+ * and the start line names the directory, so a typo shows. */
 static int open_state(const struct options *opts, struct state *st, uint64_t *restored)
 {
 	struct log_file_options lo = {
@@ -585,8 +585,8 @@ static int open_state(const struct options *opts, struct state *st, uint64_t *re
 	struct log *log;
 	int ret;
 
-	if (!opts->state && mkdir(DEFAULT_STATE, 0700) != 0 && errno != EEXIST) {
-		fprintf(stderr, "rwfs: cannot make state directory '%s': %s\n", DEFAULT_STATE,
+	if (mkdir(state_dir(opts), 0700) != 0 && errno != EEXIST) {
+		fprintf(stderr, "rwfs: cannot make state directory '%s': %s\n", state_dir(opts),
 			strerror(errno));
 		return -1;
 	}

@@ -50,9 +50,14 @@ assert_contains "$out" "in use by another rwfs (pid $DAEMON_PID)" "second daemon
 is_mounted "$TEST_TMP/other" && fail "second daemon mounted"
 stop_rwfs d || fail "clean exit"
 
-out=$(timeout 10 "$RWFS" -f --state="$TEST_TMP/missing" "$TEST_TMP/other" 2>&1)
-assert_eq 1 $? "exit status with a missing state directory"
-assert_eq "rwfs: state directory '$TEST_TMP/missing' does not exist" "$out" "message"
+# A missing state directory is made, mode 0700; a missing parent is an error.
+out=$(timeout 10 "$RWFS" -f --state="$TEST_TMP/no/such" "$TEST_TMP/other" 2>&1)
+assert_eq 1 $? "exit status with a state directory whose parent is missing"
+assert_eq "rwfs: cannot make state directory '$TEST_TMP/no/such': No such file or directory" \
+	"$out" "message"
+start_rwfs fresh --state="$TEST_TMP/made"
+assert_eq 700 "$(stat -c %a "$TEST_TMP/made")" "mode of the state directory rwfs made"
+stop_rwfs fresh || fail "clean exit of the daemon on a new state directory"
 
 ro=$TEST_TMP/ro
 mkdir "$ro"
