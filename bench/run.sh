@@ -131,7 +131,7 @@ if has_part durability &&
 	stale bench/journal_gen bench/journal_gen.c fs/engine/*.[ch] fs/log/*.[ch]; then
 	# shellcheck disable=SC2086
 	cc $cflags -Ifs/engine -Ifs/log bench/journal_gen.c fs/engine/*.c fs/log/*.c \
-		-lpthread -lcrypt -lnettle -lz -o bench/journal_gen ||
+		-lpthread -lcrypt -lnettle -lz -lcurl -ljson-c -o bench/journal_gen ||
 		die "cannot build bench/journal_gen"
 fi
 plot_dir=${BENCH_PLOT_DIR:-$root/build/bench}

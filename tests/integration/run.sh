@@ -131,8 +131,9 @@ on_signal() {
 trap on_signal INT TERM
 
 run_one() {
-	local file=$1 name status problems err
+	local file=$1 name status problems err started took
 	name=$(basename "$file" .sh)
+	started=$(date +%s%N)
 	TEST_TMP=$(mktemp -d)
 	MNT=$TEST_TMP/mnt
 	RWFS_LOG=$TEST_TMP/rwfs.log
@@ -161,12 +162,14 @@ run_one() {
 		: >"$TEST_TMP/out"
 	fi
 	finish_test
+	took=$((($(date +%s%N) - started) / 100000000))
+	took="($((took / 10)).$((took % 10)) s)"
 
 	if [[ -z "$problems" ]]; then
-		echo "PASS $name"
+		echo "PASS $name $took"
 		passed=$((passed + 1))
 	else
-		echo "FAIL $name"
+		echo "FAIL $name $took"
 		printf '%s\n' "$problems" | sed '/^$/d' | indent
 		if [[ -s "$TEST_TMP/out" ]]; then
 			echo "  --- output"
