@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/etcd_lib.sh"
 
-TIMEOUT_S=3
+TIMEOUT_S=2
 MARGIN_MS=2500
 FAULT=$(dirname "$0")/etcd_fault_call.py
 
