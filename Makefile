@@ -75,7 +75,7 @@ INSTALL        ?= install
 TOOL_NAMES     := $(TOOL_SRC:tools/%.c=%)
 SCRIPTS        := tools/reader.sh tools/writer.sh
 
-.PHONY: all deps install-packages run cluster cluster-stop test check unit integration man-check \
+.PHONY: all deps install-packages run cluster cluster-stop test check unit unit-bins integration man-check \
 	bench fuzz install uninstall clean FORCE
 
 all: $(DAEMON) $(TOOLS)
@@ -140,6 +140,8 @@ cluster: deps
 cluster-stop:
 	tools/etcd-cluster.sh stop
 
+unit-bins: $(UNIT_BIN)
+
 unit: $(UNIT_BIN)
 	@failed=0; for t in $(UNIT_BIN); do $$t || failed=1; done; exit $$failed
 
@@ -156,8 +158,13 @@ man-check:
 
 check: man-check unit integration
 
+# Each half builds on every CPU first, then runs its tests one at a time.
+JOBS := $(shell nproc 2>/dev/null || echo 2)
+
 test: deps
+	$(MAKE) -j$(JOBS) all unit-bins WERROR=-Werror
 	$(MAKE) check WERROR=-Werror
+	$(MAKE) -j$(JOBS) all unit-bins WERROR=-Werror SAN=1 BUILD=$(BUILD)/san
 	$(MAKE) check WERROR=-Werror SAN=1 BUILD=$(BUILD)/san
 
 install: $(DAEMON) $(TOOLS)
