@@ -198,11 +198,6 @@ alternate() {
 	done
 }
 
-med() {
-	# shellcheck disable=SC2086
-	median ${vals[$1]}
-}
-
 # The median of the round-by-round ratios of series $1 to $2, and their spread.
 med_ratio() {
 	# shellcheck disable=SC2046

@@ -89,6 +89,12 @@ verdict() {
 	if [ "$1" = yes ]; then echo PASS; else echo MISS; fi
 }
 
+# The median of series $1 (the caller's associative array vals).
+# shellcheck disable=SC2086,SC2154 # the figures are words
+med() {
+	median ${vals[$1]}
+}
+
 # The ratios of two series of alternate's rounds, one per line: vals
 # (an associative array of the caller's) holds each series.
 # shellcheck disable=SC2154

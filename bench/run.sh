@@ -329,12 +329,6 @@ alternate() {
 	done
 }
 
-# The median of series $1.
-med() {
-	# shellcheck disable=SC2086 # the figures are words
-	median ${vals[$1]}
-}
-
 # The round-by-round ratios of series $1 to series $2, as percentages
 # (round_pcts) or plain ratios (round_ratios), one per line.
 round_pcts() {
