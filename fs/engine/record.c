@@ -167,9 +167,10 @@ int record_encode(const struct record *r, struct text *out)
 	return 0;
 }
 
-void record_set_seq(void *encoded, uint64_t seq)
+void record_set_origin(void *encoded, uint64_t session, uint64_t seq)
 {
-	le_put64((unsigned char *)encoded + 10, seq); /* after version, kind, session */
+	le_put64((unsigned char *)encoded + 2, session); /* after version and kind */
+	le_put64((unsigned char *)encoded + 10, seq);
 }
 
 /* --- decoding ------------------------------------------------------------ */

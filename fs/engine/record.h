@@ -111,9 +111,10 @@ struct record {
  * or -ENOMEM (out->oom set). */
 int record_encode(const struct record *r, struct text *out);
 
-/* Rewrites the sequence of an encoded record in place (the proposer gives
- * it at the last moment, in the order records reach the log). */
-void record_set_seq(void *encoded, uint64_t seq);
+/* Rewrites the session and sequence of an encoded record in place (the
+ * proposer gives them at the last moment, in the order records reach the
+ * log). */
+void record_set_origin(void *encoded, uint64_t session, uint64_t seq);
 
 /* Decodes len bytes into r.  Returns 0 or -EBADMSG (unknown version or
  * kind, a field past the end, a length over its bound, bytes left over). */

@@ -211,30 +211,58 @@ static bool any_change(const struct changes *c)
 	return c->count || c->all || c->ntickets || c->all_tickets;
 }
 
+static int begin_again(struct state *st);
+
 static void *notify_loop(void *arg)
 {
 	struct state *st = arg;
+	struct timespec retry;
 
 	pthread_mutex_lock(&st->notify_lock);
 	for (;;) {
 		struct changes c;
+		bool rejoin;
 
-		while (!st->notify_stop && !st->notify_has)
+		while (!st->notify_stop && !st->notify_has && !st->rejoin_due)
 			pthread_cond_wait(&st->notify_cond, &st->notify_lock);
 		if (st->notify_stop)
 			break;
 		c = st->notify_pending;
 		memset(&st->notify_pending, 0, sizeof(st->notify_pending));
 		st->notify_has = false;
+		rejoin = st->rejoin_due;
+		st->rejoin_due = false;
 		st->notify_busy = true;
 		pthread_mutex_unlock(&st->notify_lock);
 		notify(st, &c);
+		rejoin = rejoin && begin_again(st) != 0;
 		pthread_mutex_lock(&st->notify_lock);
 		st->notify_busy = false;
 		pthread_cond_broadcast(&st->notify_cond);
+		if (rejoin) {
+			/* The cluster cannot be reached yet: again in a second. */
+			clock_gettime(CLOCK_REALTIME, &retry);
+			retry.tv_sec++;
+			while (!st->notify_stop &&
+			       pthread_cond_timedwait(&st->notify_cond, &st->notify_lock, &retry) == 0)
+				;
+			st->rejoin_due = true;
+		}
 	}
 	pthread_mutex_unlock(&st->notify_lock);
 	return NULL;
+}
+
+/* The log ended our session: the notifier begins a new one (deliver, in
+ * the log's thread, must not wait for the log). */
+static void ask_rejoin(struct state *st)
+{
+	if (!st->notifier_started)
+		return;
+	pthread_mutex_lock(&st->notify_lock);
+	st->rejoin_due = true;
+	pthread_cond_broadcast(&st->notify_cond);
+	pthread_mutex_unlock(&st->notify_lock);
 }
 
 static void hand_off(struct state *st, const struct changes *c)
@@ -279,10 +307,11 @@ static struct pending *claim_pending(struct state *st, const struct record *r)
 {
 	struct pending *p = NULL;
 
-	if (r->session != st->session || !st->session)
+	if (!r->session)
 		return NULL;
 	pthread_mutex_lock(&st->pending_lock);
-	for (p = st->pending; p && (p->seq != r->seq || p->done); p = p->next)
+	for (p = st->pending; p && (p->session != r->session || p->seq != r->seq || p->done);
+	     p = p->next)
 		;
 	if (p)
 		p->claimed = true;
@@ -295,8 +324,10 @@ static void note_remote(struct state *st, const struct record *r)
 {
 	char line[EVLOG_LINE_MAX];
 
-	if (!log_is_shared(st->log) || !st->session || r->session == st->session ||
-	    !evlog_wanted(st->evlog))
+	uint64_t ours = __atomic_load_n(&st->session, __ATOMIC_ACQUIRE);
+
+	if (!log_is_shared(st->log) || !ours || r->session == ours || !evlog_wanted(st->evlog) ||
+	    (r->kind == RECORD_SESSION_END && r->v == ours))
 		return;
 	record_format(r, line, sizeof(line));
 	evlog_append(st->evlog, "from another host: %s", line);
@@ -325,6 +356,8 @@ static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
 		pthread_cond_broadcast(&st->pending_done);
 		pthread_mutex_unlock(&st->pending_lock);
 	}
+	if (r.kind == RECORD_SESSION_END && r.v == __atomic_load_n(&st->session, __ATOMIC_ACQUIRE))
+		ask_rejoin(st);
 	if (deferred)
 		merge_changes(deferred, &changed);
 	else if (st->notifier_started)
@@ -418,18 +451,18 @@ static int64_t wall_clock_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Gives the encoded record its sequence and appends it, under the propose
- * lock: sequences reach the log in the order they are given, so apply can
- * tell a repeat from a record that was merely overtaken.  *ticket is the
- * log's, for wait_applied. */
-static int append_in_order(struct state *st, struct text *encoded, struct pending *p,
-			   struct changes *changed, uint64_t *ticket)
+/* Gives the encoded record our session and its sequence and appends it,
+ * under the propose lock (held by the caller): sequences reach the log in
+ * the order they are given, so apply can tell a repeat from a record that
+ * was merely overtaken.  *ticket is the log's, for wait_applied. */
+static int append_locked(struct state *st, struct text *encoded, struct pending *p,
+			 struct changes *changed, uint64_t *ticket)
 {
 	int ret;
 
-	pthread_mutex_lock(&st->propose_lock);
+	p->session = __atomic_load_n(&st->session, __ATOMIC_RELAXED);
 	p->seq = ++st->next_seq;
-	record_set_seq(encoded->buf, p->seq);
+	record_set_origin(encoded->buf, p->session, p->seq);
 	pthread_mutex_lock(&st->pending_lock);
 	p->next = st->pending;
 	st->pending = p;
@@ -437,9 +470,19 @@ static int append_in_order(struct state *st, struct text *encoded, struct pendin
 	deferred = changed;
 	ret = log_append(st->log, encoded->buf, encoded->len, ticket);
 	deferred = NULL;
-	pthread_mutex_unlock(&st->propose_lock);
 	if (ret)
 		forget_pending(st, p);
+	return ret;
+}
+
+static int append_in_order(struct state *st, struct text *encoded, struct pending *p,
+			   struct changes *changed, uint64_t *ticket)
+{
+	int ret;
+
+	pthread_mutex_lock(&st->propose_lock);
+	ret = append_locked(st, encoded, p, changed, ticket);
+	pthread_mutex_unlock(&st->propose_lock);
 	return ret;
 }
 
@@ -498,7 +541,7 @@ int state_submit(struct state *st, struct record *r, struct outcome *out)
 	uint64_t ticket, position;
 	int ret;
 
-	r->session = st->session;
+	r->session = 0;
 	r->seq = 0;
 	r->time_ns = wall_clock_ns();
 	p.out->err = 0;
@@ -516,6 +559,57 @@ int state_submit(struct state *st, struct record *r, struct outcome *out)
 		ret = log_sync(st->log, position);
 	compact_if_due(st);
 out:
+	text_free(&encoded);
+	return ret;
+}
+
+static void set_session(struct state *st, uint64_t session)
+{
+	__atomic_store_n(&st->session, session, __ATOMIC_RELEASE);
+}
+
+/* A shared log ended our session while this host was cut off or stalled:
+ * its tickets went to others and its unreceived items back to the queues,
+ * on every host.  Rather than refuse every later change, the mount begins
+ * a new session, as a restart would.  The propose lock stays held until
+ * the opening is applied, so no record of the new session reaches the log
+ * before it; the proposals of the old one still in flight are refused
+ * (ESTALE: not made). */
+static int begin_again(struct state *st)
+{
+	uint64_t session = (uint64_t)wall_clock_ns();
+	struct record open = { .kind = RECORD_SESSION_OPEN, .u = session };
+	char small[64];
+	struct text encoded = TEXT_ON_STACK(small);
+	struct changes changed = { .count = 0 };
+	struct outcome out = { .err = 0 };
+	struct pending p = { .out = &out };
+	uint64_t ticket, position;
+	void *farewell = NULL;
+	size_t len;
+	int ret = state_farewell(session, &farewell, &len);
+
+	if (!ret)
+		ret = record_encode(&open, &encoded);
+	pthread_mutex_lock(&st->propose_lock);
+	if (!ret)
+		ret = log_rejoin(st->log, farewell, len);
+	if (!ret) {
+		set_session(st, session);
+		ret = append_locked(st, &encoded, &p, &changed, &ticket);
+	}
+	if (!ret)
+		ret = wait_applied(st, &p, ticket, &position);
+	pthread_mutex_unlock(&st->propose_lock);
+	if (!ret)
+		ret = out.err;
+	if (st->evlog && ret)
+		evlog_append(st->evlog, "cannot begin a new session: %s (trying again)",
+			     strerror(-ret));
+	else if (st->evlog)
+		evlog_append(st->evlog, "a new session begins: the locks held here were "
+			     "released, and changes refused meanwhile (ESTALE) were not made");
+	free(farewell);
 	text_free(&encoded);
 	return ret;
 }
@@ -573,7 +667,7 @@ int state_begin(struct state *st, uint64_t session, size_t ncells, char *msg, si
 	struct outcome out;
 	int ret;
 
-	st->session = session;
+	set_session(st, session);
 	ret = state_submit(st, &open, &out);
 	if (!ret && out.err)
 		ret = out.err;

@@ -75,7 +75,7 @@ struct changes {
 /* A proposal waiting for its record to be applied. */
 struct pending {
 	struct pending *next;
-	uint64_t seq;
+	uint64_t session, seq;
 	struct outcome *out;
 	bool claimed;  /* deliver is applying it: out must stay until done */
 	bool done;
@@ -102,7 +102,8 @@ struct state {
 	size_t queue_capacity;             /* configuration: of new queues */
 
 	struct log *log;                   /* orders and keeps the records */
-	uint64_t session;                  /* this process's; 0 until state_begin */
+	uint64_t session;                  /* this process's; 0 until state_begin;
+					    * atomic: a new one may begin any time */
 	uint64_t next_reader;              /* atomic: tickets of held queue items */
 	pthread_mutex_t unsettled_lock;
 	struct unsettled unsettled[STATE_MAX_UNSETTLED]; /* under unsettled_lock */
@@ -129,6 +130,7 @@ struct state {
 	bool notify_stop;                  /* under notify_lock */
 	bool notify_busy;                  /* under notify_lock: observers running */
 	bool notify_has;                   /* under notify_lock */
+	bool rejoin_due;                   /* under notify_lock: our session ended */
 	struct changes notify_pending;     /* under notify_lock */
 
 	state_observer_fn observer;

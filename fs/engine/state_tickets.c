@@ -42,7 +42,7 @@ static bool owner_has(struct state *st, uint64_t file, bool posix, uint64_t owne
 
 	rwlock_read_lock(&st->lock);
 	has = tickets_owner_has(st->tickets, file, posix ? TICKET_POSIX : TICKET_FLOCK,
-				st->session, owner);
+				__atomic_load_n(&st->session, __ATOMIC_ACQUIRE), owner);
 	rwlock_read_unlock(&st->lock);
 	return has;
 }
@@ -113,7 +113,7 @@ bool state_ticket_conflict(struct state *st, const struct state_ticket *t,
 		.file = t->file,
 		.kind = t->posix ? TICKET_POSIX : TICKET_FLOCK,
 		.mode = t->exclusive ? TICKET_EXCLUSIVE : TICKET_SHARED,
-		.session = st->session,
+		.session = __atomic_load_n(&st->session, __ATOMIC_ACQUIRE),
 		.owner = t->owner,
 		.start = t->posix ? t->start : 0,
 		.end = t->posix ? t->end : UINT64_MAX,

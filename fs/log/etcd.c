@@ -427,16 +427,37 @@ static bool has_prefix(const char *s, size_t len, const char *prefix)
 	return len >= n && memcmp(s, prefix, n) == 0;
 }
 
-/* A mount's member key went away: its session ends, at this revision. */
-static void member_gone(struct etcd_log *e, struct json_object *event, uint64_t rev)
+static bool is_own_member_key(struct etcd_log *e, const char *key, size_t len)
+{
+	size_t n = strlen(e->key_members);
+	char id[17];
+
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->proposer);
+	return len == n + 16 && memcmp(key + n, id, 16) == 0;
+}
+
+/* A mount's member key went away: its session ends, at this revision.  It
+ * may be ours: a lease that ran out while this host was cut off or stalled
+ * (or one a resumed old leader of etcd 3.4 revoked); the state then begins
+ * a new session through log_rejoin. */
+static void member_gone(struct etcd_log *e, struct json_object *event, const char *key,
+			size_t klen, uint64_t rev)
 {
 	size_t len;
 	void *farewell = field_bytes(etcd_json_get(event, "prev_kv"), "value", &len);
 
 	if (!farewell)
 		return;
-	say(e, "etcd: a mount left the cluster (revision %llu): its session ends",
-	    (unsigned long long)rev);
+	if (is_own_member_key(e, key, klen)) {
+		pthread_mutex_lock(&e->lock);
+		e->lease_lost = true;
+		pthread_mutex_unlock(&e->lock);
+		say(e, "etcd: the cluster ended this mount's session (revision %llu): its lease "
+		       "ran out", (unsigned long long)rev);
+	} else {
+		say(e, "etcd: a mount left the cluster (revision %llu): its session ends",
+		    (unsigned long long)rev);
+	}
 	e->deliver(e->arg, rev * RECORDS_PER_REVISION, farewell, len);
 	e->last_position = rev * RECORDS_PER_REVISION;
 	free(farewell);
@@ -469,7 +490,7 @@ static void handle_event(struct etcd_log *e, struct json_object *event)
 			deliver_frame(e, rev, value, vlen);
 		free(value);
 	} else if (deleted && has_prefix(key, klen, e->key_members)) {
-		member_gone(e, event, rev);
+		member_gone(e, event, key, klen, rev);
 	}
 	free(key);
 }
@@ -829,7 +850,8 @@ static void keep_alive_once(struct etcd_log *e)
 	struct json_object *reply;
 	int64_t ttl;
 	int ret = call(e->keep_conn, "/v3/lease/keepalive", deadline_in(e->lease_s * 1000 / 3),
-		       &reply, "{\"ID\":\"%lld\"}", (long long)e->lease);
+		       &reply, "{\"ID\":\"%lld\"}",
+		       (long long)__atomic_load_n(&e->lease, __ATOMIC_ACQUIRE));
 
 	if (ret)
 		return;
@@ -839,8 +861,8 @@ static void keep_alive_once(struct etcd_log *e)
 	if (ttl == 0 && !e->lease_lost) {
 		e->lease_lost = true;
 		pthread_mutex_unlock(&e->lock);
-		say(e, "etcd: this mount's lease expired: the cluster ended its session, and "
-		       "its changes are refused from now on (mount it again)");
+		say(e, "etcd: this mount's lease has expired: the cluster ends its session, and "
+		       "a new one begins when it has");
 		return;
 	}
 	pthread_mutex_unlock(&e->lock);
@@ -893,17 +915,19 @@ static void *keep_loop(void *arg)
 static int grant_lease(struct etcd_log *e, int64_t deadline)
 {
 	struct json_object *reply;
+	int64_t lease;
 	int ret = call(e->ctl_conn, "/v3/lease/grant", deadline, &reply, "{\"TTL\":\"%u\"}",
 		       e->lease_s);
 
 	if (ret)
 		return ret;
-	e->lease = etcd_json_int(reply, "ID");
+	lease = etcd_json_int(reply, "ID");
 	json_object_put(reply);
-	return e->lease ? 0 : -EIO;
+	__atomic_store_n(&e->lease, lease, __ATOMIC_RELEASE);
+	return lease ? 0 : -EIO;
 }
 
-static int register_member(struct etcd_log *e, const struct log_etcd_options *o,
+static int register_member(struct etcd_log *e, const void *farewell, size_t len,
 			   int64_t deadline)
 {
 	char id[17], *key, *b64_key, *value;
@@ -912,15 +936,37 @@ static int register_member(struct etcd_log *e, const struct log_etcd_options *o,
 	snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->proposer);
 	key = joined(e->key_members, id);
 	b64_key = b64_of(key);
-	value = etcd_b64(o->farewell, o->farewell_len);
+	value = etcd_b64(farewell, len);
 	if (b64_key && value)
 		ret = call(e->ctl_conn, "/v3/kv/put", deadline, NULL,
 			   "{\"key\":\"%s\",\"value\":\"%s\",\"lease\":\"%lld\"}", b64_key, value,
-			   (long long)e->lease);
+			   (long long)__atomic_load_n(&e->lease, __ATOMIC_ACQUIRE));
 	free(value);
 	free(b64_key);
 	free(key);
 	return ret;
+}
+
+/* The session the cluster ended comes back as a new one: a new lease, and
+ * the member key again, its value the new session's end.  The old lease
+ * is gone, so a keep-alive meanwhile only answers TTL 0. */
+static int etcd_rejoin(struct log *log, const void *farewell, size_t len)
+{
+	struct etcd_log *e = of(log);
+	int64_t deadline = deadline_in(e->timeout_ms);
+	int ret;
+
+	pthread_mutex_lock(&e->ctl_lock);
+	ret = grant_lease(e, deadline);
+	if (!ret)
+		ret = register_member(e, farewell, len, deadline);
+	pthread_mutex_unlock(&e->ctl_lock);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&e->lock);
+	e->lease_lost = false;
+	pthread_mutex_unlock(&e->lock);
+	return 0;
 }
 
 /* The first mount of a cluster writes the empty manifest, so that every
@@ -1056,7 +1102,7 @@ int log_etcd_open(const struct log_etcd_options *o, struct log **log, char *msg,
 	deadline = deadline_in(e->timeout_ms);
 	ret = grant_lease(e, deadline);
 	if (!ret)
-		ret = register_member(e, o, deadline);
+		ret = register_member(e, o->farewell, o->farewell_len, deadline);
 	if (!ret)
 		ret = ensure_manifest(e, deadline);
 	if (ret) {
@@ -1132,7 +1178,7 @@ static void etcd_close(struct log *log)
 
 	stop_threads(e);
 	call(e->ctl_conn, "/v3/lease/revoke", deadline_in(CLOSE_TIMEOUT_MS), NULL,
-	     "{\"ID\":\"%lld\"}", (long long)e->lease);
+	     "{\"ID\":\"%lld\"}", (long long)__atomic_load_n(&e->lease, __ATOMIC_ACQUIRE));
 	while (e->head) {
 		struct proposal *p = e->head;
 
@@ -1376,6 +1422,7 @@ static const struct log_ops etcd_ops = {
 	.wants_compaction = etcd_wants_compaction,
 	.compact = etcd_compact,
 	.format_stats = etcd_format_stats,
+	.rejoin = etcd_rejoin,
 	.close = etcd_close,
 	.shared = true,
 };

@@ -24,6 +24,7 @@
 #ifndef RWFS_LOG_H
 #define RWFS_LOG_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,6 +56,7 @@ struct log_ops {
 	bool (*wants_compaction)(struct log *log);
 	int (*compact)(struct log *log, log_save_fn save, void *arg);
 	int (*format_stats)(struct log *log, char *buf, size_t size);
+	int (*rejoin)(struct log *log, const void *farewell, size_t len); /* shared logs */
 	void (*close)(struct log *log);
 	bool shared; /* other processes append too: their sessions are alive */
 };
@@ -117,6 +119,15 @@ static inline int log_catch_up(struct log *log)
 static inline bool log_is_shared(struct log *log)
 {
 	return log->ops->shared;
+}
+
+/* A shared log that ended this process's session (etcd: its lease ran
+ * out while the host was cut off or stalled) takes it back as a new one,
+ * whose end is the record farewell (copied): 0, -ENOTSUP for the logs of
+ * one process, or -ETIMEDOUT / -EIO when the cluster cannot be reached. */
+static inline int log_rejoin(struct log *log, const void *farewell, size_t len)
+{
+	return log->ops->rejoin ? log->ops->rejoin(log, farewell, len) : -ENOTSUP;
 }
 
 /* Returns once the record at position is as durable as the sync policy

@@ -42,6 +42,9 @@ struct shared_log {
 	bool twice;                     /* every record is delivered twice */
 	int catch_up_err;
 	unsigned catch_ups;
+	unsigned rejoin_failures;       /* the first rejoins fail */
+	unsigned rejoins;               /* under lock: calls */
+	uint64_t rejoined_session;      /* under lock: the session the farewell ends */
 };
 
 static struct shared_log *of(struct log *log)
@@ -159,6 +162,24 @@ static int shared_format_stats(struct log *log, char *buf, size_t size)
 	return snprintf(buf, size, "log shared\n");
 }
 
+static int shared_rejoin(struct log *log, const void *farewell, size_t len)
+{
+	struct shared_log *s = of(log);
+	struct record r;
+	int ret = 0;
+
+	assert_int_equal(record_decode(farewell, len, &r), 0);
+	assert_int_equal(r.kind, RECORD_SESSION_END);
+	pthread_mutex_lock(&s->lock);
+	if (s->rejoins++ < s->rejoin_failures)
+		ret = -ETIMEDOUT;
+	else
+		s->rejoined_session = r.v;
+	pthread_cond_broadcast(&s->changed);
+	pthread_mutex_unlock(&s->lock);
+	return ret;
+}
+
 /* Waits until everything queued is delivered, then stops the thread. */
 static void shared_close(struct log *log)
 {
@@ -184,6 +205,7 @@ static const struct log_ops shared_ops = {
 	.wants_compaction = shared_wants_compaction,
 	.compact = shared_compact,
 	.format_stats = shared_format_stats,
+	.rejoin = shared_rejoin,
 	.close = shared_close,
 	.shared = true,
 };
@@ -356,6 +378,52 @@ static void test_a_record_of_an_unknown_session_is_fenced(void **unused)
 	state_free(st);
 }
 
+/* The cluster ends our session (what a deleted member key delivers). */
+static void end_our_session(struct shared_log *s, uint64_t session)
+{
+	void *farewell;
+	size_t len;
+
+	assert_int_equal(state_farewell(session, &farewell, &len), 0);
+	queue_record(s, farewell, len);
+	free(farewell);
+}
+
+/* Waits (up to 5 s) for a rejoin that succeeded; returns its session. */
+static uint64_t wait_rejoined(struct shared_log *s)
+{
+	uint64_t session = 0;
+
+	for (int i = 0; i < 500 && !session; i++) {
+		pthread_mutex_lock(&s->lock);
+		session = s->rejoined_session;
+		pthread_mutex_unlock(&s->lock);
+		if (!session)
+			usleep(10000);
+	}
+	assert_true(session != 0);
+	return session;
+}
+
+/* A session the cluster ended comes back as a new one: writes work again,
+ * under the new session, and a rejoin that fails is tried again. */
+static void test_an_ended_session_begins_again(void **unused)
+{
+	struct shared_log *s;
+	struct state *st = shared_state(&s, 0, 2000);
+	uint64_t session;
+
+	(void)unused;
+	s->rejoin_failures = 1;
+	end_our_session(s, 1000);
+	session = wait_rejoined(s);
+	assert_true(session != 1000);
+	assert_int_equal(s->rejoins, 2);
+	assert_int_equal(state_execute(st, "SET A 5", 7, 1, NULL, NULL, NULL), 0);
+	assert_int_equal(state_read_register(st, 0), 5);
+	state_free(st);
+}
+
 static void test_catch_up_asks_the_log(void **unused)
 {
 	struct shared_log *s;
@@ -379,6 +447,7 @@ int main(void)
 		cmocka_unit_test(test_a_proposer_that_gives_up_gets_etimedout),
 		cmocka_unit_test(test_other_hosts_sessions_stay_open),
 		cmocka_unit_test(test_a_record_of_an_unknown_session_is_fenced),
+		cmocka_unit_test(test_an_ended_session_begins_again),
 		cmocka_unit_test(test_catch_up_asks_the_log),
 	};
 
