@@ -4,7 +4,7 @@
 # a named pipe and Redis.
 #
 # Mounts ./rwfs and bench/minfuse on private temporary mount points, uses a
-# private tmpfs as the third reference, and prints one report in seven parts:
+# private tmpfs as the third reference, and prints one report in eight parts:
 #
 #   core        registers and ctl against minfuse and tmpfs, the writer's
 #               latency under readers, rwfs's lock against glibc's, memory
@@ -22,6 +22,8 @@
 #               and 4 contenders, against the kernel's flock on tmpfs
 #   profile     daemon instructions per register read and write (callgrind,
 #               exact) against minfuse's; needs valgrind
+#   loop        register pwrite and pread ops/s under libfuse's loop options:
+#               the default, -o clone_fd, -o max_threads=4 and 2, and -s
 #   plots       register pread and pwrite ops/s with 1, 2, 4 and 8 threads
 #               (rwfs, minfuse, tmpfs) and a histogram of a writer's lock
 #               waits under 4 readers (rwfs's lock, glibc's writer-preferring
@@ -55,7 +57,7 @@ secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
 ops=${BENCH_OPS:-pread cat pwrite ctl}
 thread_counts=${BENCH_THREADS:-1 2 4}
-parts=${BENCH_PARTS:-core,durability,queues,shop,files,profile,plots}
+parts=${BENCH_PARTS:-core,durability,queues,shop,files,profile,loop,plots}
 profile_ops=${BENCH_PROFILE_OPS:-5000}
 parts=${parts//,/ }
 journal_records=${BENCH_JOURNAL_RECORDS:-1000000}
@@ -96,11 +98,11 @@ done
 case $rounds in
 '' | 0 | *[!0-9]*) die "BENCH_ROUNDS must be a whole number above 0, not '$rounds'" ;;
 esac
-[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,files,profile,plots)"
+[ -n "${parts// /}" ] || die "BENCH_PARTS is empty (core,durability,queues,shop,files,profile,loop,plots)"
 for p in $parts; do
 	case $p in
-	core | durability | queues | shop | files | profile | plots) ;;
-	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop files profile plots)" ;;
+	core | durability | queues | shop | files | profile | loop | plots) ;;
+	*) die "BENCH_PARTS: unknown part '$p' (core durability queues shop files profile loop plots)" ;;
 	esac
 done
 case $profile_ops in
@@ -1019,6 +1021,54 @@ run_profile() {
 		die "bench/minfuse did not mount again: $(fs_err minfuse)"
 }
 
+# ---- loop: libfuse's loop options ----------------------------------------------
+
+# The multi-threaded loop's options against its defaults (10 threads, one
+# /dev/fuse file descriptor): -o clone_fd gives each thread its own, fewer
+# threads queue less, -s is the single-threaded loop.  Each configuration
+# is its own rwfs --quiet; they take turns in every round.
+loop_names=(default clone_fd max_threads=4 max_threads=2 single-threaded)
+loop_opts=("" "-o clone_fd" "-o max_threads=4" "-o max_threads=2" "-s")
+
+run_loop() {
+	local k op t i out row
+	local -a vals
+	echo
+	echo "== loop: libfuse's session loop options (rwfs --quiet, register A, ops/s," \
+		"medians of $rounds turns) =="
+	for k in "${!loop_names[@]}"; do
+		mkdir -p "$tmp/loopstate$k" || die "cannot make a state directory"
+		# shellcheck disable=SC2086 # the options are words
+		start_fs "loop$k" /dev/null "$root/rwfs" -f --quiet --state="$tmp/loopstate$k" \
+			${loop_opts[k]} || die "rwfs ${loop_opts[k]} did not mount: $(fs_err "loop$k")"
+	done
+	row=$(printf '%-8s %7s' operation threads)
+	for k in "${!loop_names[@]}"; do
+		row+=$(printf ' %15s' "${loop_names[k]}")
+	done
+	echo "$row"
+	for op in pwrite pread; do
+		for t in 1 4; do
+			vals=()
+			for ((i = 0; i < rounds; i++)); do
+				for k in "${!loop_names[@]}"; do
+					out=$(run_bench "$op" "$tmp/loop$k/A" "$t" "$round_secs") || exit 1
+					vals[k]+=" $(field ops_per_sec "$out")"
+				done
+			done
+			row=$(printf '%-8s %7s' "$op" "$t")
+			for k in "${!loop_names[@]}"; do
+				# shellcheck disable=SC2086 # the figures are words
+				row+=$(printf ' %15s' "$(median ${vals[k]})")
+			done
+			echo "$row"
+		done
+	done
+	for k in "${!loop_names[@]}"; do
+		stop_fs "loop$k"
+	done
+}
+
 # ---- plots: throughput against threads, a writer's lock waits ------------------
 
 # The medians of $rounds runs of bench OP ($1) with THREADS ($2) on rwfs's
@@ -1116,7 +1166,7 @@ run_plots() {
 	echo "plots: $plot_dir/throughput.png, $plot_dir/lockwait.png (data beside them)"
 }
 
-for p in core durability queues shop files profile plots; do
+for p in core durability queues shop files profile loop plots; do
 	has_part "$p" && "run_$p"
 done
 

@@ -15,9 +15,7 @@
 
 static int format_register(struct rwfs *fs, const struct node *node, char *buf, size_t size)
 {
-	int64_t v = state_read_register(fs->st, (int)node->index);
-
-	return snprintf(buf, size, "%lld\n", (long long)v);
+	return isa_format_value(state_read_register(fs->st, (int)node->index), buf, size);
 }
 
 static int format_cell(struct rwfs *fs, const struct node *node, char *buf, size_t size)
@@ -26,7 +24,7 @@ static int format_cell(struct rwfs *fs, const struct node *node, char *buf, size
 
 	if (state_read_cell(fs->st, node->index, &v))
 		v = 0;
-	return snprintf(buf, size, "%lld\n", (long long)v);
+	return isa_format_value(v, buf, size);
 }
 
 static void read_value(fuse_req_t req, struct handle *h, size_t size, off_t off, int flags)

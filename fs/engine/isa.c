@@ -44,32 +44,32 @@ static int fail(struct isa_error *err, int errnum, unsigned line, const char *fm
 
 /* Parses [+-]digits exactly (no blanks).  Leading zeros are allowed in
  * any number; more than 19 significant digits cannot fit in an int64. */
+/* A signed decimal that fits in int64_t: -EINVAL for anything but digits
+ * after the sign, -ERANGE for too large a value.  By hand rather than with
+ * strtoll, which would want a terminated copy: every register write comes
+ * through here. */
 static int parse_decimal(const char *s, size_t len, int64_t *out)
 {
-	char buf[24];
-	size_t i = 0, digits;
-	long long v;
+	bool negative = len > 0 && s[0] == '-';
+	size_t i = len > 0 && (s[0] == '+' || s[0] == '-');
+	uint64_t v = 0, limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	bool too_large = false;
 
-	if (len > 0 && (s[0] == '+' || s[0] == '-'))
-		i = 1;
 	if (i == len)
 		return -EINVAL;
-	for (size_t k = i; k < len; k++)
-		if (!isdigit((unsigned char)s[k]))
+	for (; i < len; i++) {
+		unsigned digit = (unsigned char)s[i] - (unsigned)'0';
+
+		if (digit > 9)
 			return -EINVAL;
-	while (i + 1 < len && s[i] == '0')
-		i++;
-	digits = len - i;
-	if (digits > 19)
+		if (v > (limit - digit) / 10)
+			too_large = true;
+		else
+			v = v * 10 + digit;
+	}
+	if (too_large)
 		return -ERANGE;
-	buf[0] = s[0] == '-' ? '-' : '+';
-	memcpy(buf + 1, s + i, digits);
-	buf[digits + 1] = '\0';
-	errno = 0;
-	v = strtoll(buf, NULL, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	*out = v;
+	*out = !negative ? (int64_t)v : v ? -(int64_t)(v - 1) - 1 : 0;
 	return 0;
 }
 
@@ -84,6 +84,30 @@ int isa_parse_value(const char *text, size_t len, int64_t *out)
 	if (start == len)
 		return -EINVAL;
 	return parse_decimal(text + start, len - start, out);
+}
+
+int isa_format_value(int64_t v, char *buf, size_t size)
+{
+	char digits[24];
+	char *p = digits + sizeof(digits);
+	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+	size_t len;
+
+	*--p = '\n';
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	len = (size_t)(digits + sizeof(digits) - p);
+	if (size) {
+		size_t n = len < size - 1 ? len : size - 1;
+
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+	}
+	return (int)len;
 }
 
 struct token {

@@ -61,6 +61,12 @@ struct isa_machine {
  * anything else (empty, "abc", "1 2", "0x") or -ERANGE out of int64. */
 int isa_parse_value(const char *text, size_t len, int64_t *out);
 
+/* Writes v in decimal and a newline, as a register file reads ("-42\n"),
+ * as snprintf(buf, size, "%lld\n", v) does: at most size - 1 bytes and a
+ * terminating NUL, and returns the whole length (buf may be NULL with
+ * size 0). */
+int isa_format_value(int64_t v, char *buf, size_t size);
+
 /* Parses a batch: one instruction per line, `#` starts a comment, blank
  * lines are skipped, names are case-insensitive.  Fills insns (room for
  * max entries) and *count.  Returns 0 or -EINVAL (syntax), -ERANGE (a

@@ -110,12 +110,14 @@ struct log_file {
 	pthread_mutex_t sync_lock;
 	pthread_cond_t sync_done;     /* a sync finished, or stop was asked */
 	int journal_fd;               /* swapped under both locks; -1: none open */
-	uint64_t written;             /* under sync_lock: last position written */
+	uint64_t written;             /* written atomically under append_lock: last
+				       * position written (no lock on the append's way) */
 	uint64_t synced;              /* under sync_lock: of those, on disk */
 	struct timespec synced_at;    /* under sync_lock: CLOCK_MONOTONIC of the last
 				       * fdatasync that succeeded; 0: none yet */
 	bool syncing;                 /* under sync_lock: an fdatasync is running */
-	bool sync_failed;             /* under sync_lock: the log is stopped */
+	bool sync_failed;             /* written under sync_lock, read atomically:
+				       * the log is stopped */
 	bool stopping;                /* under sync_lock */
 	bool syncer_started;
 	pthread_t syncer;
@@ -906,7 +908,8 @@ static int file_follow(struct log *log, log_load_fn load, log_deliver_fn deliver
 	free(lf->journal_buf);
 	lf->snapshot_buf = lf->journal_buf = NULL;
 	pthread_mutex_lock(&lf->sync_lock);
-	lf->written = lf->synced = lf->position;
+	lf->synced = lf->position;
+	__atomic_store_n(&lf->written, lf->position, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&lf->sync_lock);
 	lf->followed = true;
 	if (lf->journal_pending) {
@@ -925,12 +928,7 @@ out_unlock:
 
 static bool log_stopped(struct log_file *lf)
 {
-	bool stopped;
-
-	pthread_mutex_lock(&lf->sync_lock);
-	stopped = lf->sync_failed;
-	pthread_mutex_unlock(&lf->sync_lock);
-	return stopped;
+	return __atomic_load_n(&lf->sync_failed, __ATOMIC_ACQUIRE);
 }
 
 /* Makes the journal ready for the next record: a new one after a failed
@@ -1057,9 +1055,7 @@ static int file_append(struct log *log, const void *rec, size_t len, uint64_t *p
 	if (ret)
 		goto out_unlock;
 	*position = ++lf->position;
-	pthread_mutex_lock(&lf->sync_lock);
-	lf->written = lf->position;
-	pthread_mutex_unlock(&lf->sync_lock);
+	__atomic_store_n(&lf->written, lf->position, __ATOMIC_RELEASE);
 	ret = lf->deliver(lf->arg, lf->position, rec, len);
 out_unlock:
 	pthread_mutex_unlock(&lf->append_lock);
@@ -1070,7 +1066,7 @@ out_unlock:
  * sync_lock held and no sync running; drops the lock meanwhile. */
 static void sync_now(struct log_file *lf)
 {
-	uint64_t target = lf->written;
+	uint64_t target = __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE);
 	int fd = lf->journal_fd;
 	int err = 0;
 
@@ -1083,7 +1079,7 @@ static void sync_now(struct log_file *lf)
 	if (err && !lf->sync_failed) {
 		/* What the kernel failed to write may be gone from its cache too,
 		 * so nothing after it can be promised: stop taking changes. */
-		lf->sync_failed = true;
+		__atomic_store_n(&lf->sync_failed, true, __ATOMIC_RELEASE);
 		notice(lf, "%s/journal: fdatasync failed: %s; refusing changes until restarted",
 		       lf->dir, strerror(err));
 	}
@@ -1097,11 +1093,12 @@ static void sync_now(struct log_file *lf)
 /* Waits until position is on disk, syncing if no one else is.  0 or -EIO. */
 static int wait_synced(struct log_file *lf, uint64_t position)
 {
+	uint64_t written = __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE);
 	int ret;
 
 	pthread_mutex_lock(&lf->sync_lock);
-	if (position > lf->written)
-		position = lf->written;
+	if (position > written)
+		position = written;
 	while (!lf->sync_failed && lf->synced < position) {
 		if (lf->syncing)
 			pthread_cond_wait(&lf->sync_done, &lf->sync_lock);
@@ -1134,7 +1131,8 @@ static void *syncer_main(void *arg)
 		while (!lf->stopping &&
 		       pthread_cond_timedwait(&lf->sync_done, &lf->sync_lock, &next) != ETIMEDOUT)
 			;
-		if (!lf->stopping && !lf->syncing && !lf->sync_failed && lf->synced < lf->written)
+		if (!lf->stopping && !lf->syncing && !lf->sync_failed &&
+		    lf->synced < __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE))
 			sync_now(lf);
 	}
 	pthread_mutex_unlock(&lf->sync_lock);
@@ -1253,7 +1251,7 @@ static int file_format_stats(struct log *log, char *buf, size_t size)
 	char age[24] = "never";
 
 	pthread_mutex_lock(&lf->sync_lock);
-	written = lf->written;
+	written = __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE);
 	synced = lf->synced;
 	synced_at = lf->synced_at;
 	pthread_mutex_unlock(&lf->sync_lock);

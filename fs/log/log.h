@@ -105,6 +105,14 @@ static inline int log_await(struct log *log, uint64_t ticket, uint64_t *position
 	return log->ops->await(log, ticket, position);
 }
 
+/* True when log_append delivers its record itself, in the calling thread,
+ * before it returns (the logs of one process): its ticket is then its
+ * position, and log_await has nothing to wait for. */
+static inline bool log_delivers_in_append(struct log *log)
+{
+	return !log->ops->await;
+}
+
 /* Returns once every record the log held when the call began has been
  * delivered here: a read that follows sees every change acknowledged
  * anywhere before it began.  0, or -ETIMEDOUT / -EIO when the log cannot

@@ -188,6 +188,25 @@ static void test_parse_value_respects_len(void **state)
 	assert_int_equal(got, -12);
 }
 
+/* A value reads as snprintf "%lld\n" would write it, truncation included. */
+static void test_format_value_as_snprintf(void **state)
+{
+	const int64_t values[] = { 0, 7, -7, 42, 1000000, INT64_MAX, INT64_MIN, INT64_MIN + 1 };
+	char want[32], got[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		for (size_t size = 0; size <= sizeof(got); size++) {
+			int n = snprintf(want, size, "%lld\n", (long long)values[i]);
+
+			memset(got, 'x', sizeof(got));
+			assert_int_equal(isa_format_value(values[i], size ? got : NULL, size), n);
+			if (size)
+				assert_string_equal(got, want);
+		}
+	}
+}
+
 /* ---- isa_parse_batch: accepted forms ------------------------------------ */
 
 static const struct parse_case {
@@ -1054,6 +1073,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_value_table),
 		cmocka_unit_test(test_parse_value_respects_len),
+		cmocka_unit_test(test_format_value_as_snprintf),
 		cmocka_unit_test(test_parse_every_form),
 		cmocka_unit_test(test_parse_lines_and_comments),
 		cmocka_unit_test(test_parse_empty_batches),
