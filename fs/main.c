@@ -51,6 +51,9 @@
 
 struct options {
 	int quiet;
+	int no_default_permissions;
+	bool allow_other;         /* libfuse's -o allow_other was given */
+	bool default_permissions; /* and its -o default_permissions */
 	int recover;
 	int dump;
 	char *state;              /* the values as given; numbers are checked by parse_numbers */
@@ -103,6 +106,7 @@ static const struct rwfs_option rwfs_options[] = {
 	{ "recover", offsetof(struct options, recover), false },
 	{ "dump", offsetof(struct options, dump), false },
 	{ "quiet", offsetof(struct options, quiet), false },
+	{ "no-default-permissions", offsetof(struct options, no_default_permissions), false },
 };
 
 #define RWFS_OPTION_COUNT (sizeof(rwfs_options) / sizeof(rwfs_options[0]))
@@ -146,6 +150,15 @@ static void usage(FILE *out, const char *prog)
 		"    --log=FILE             append the event log to FILE (default: the\n"
 		"                           console with -f, else syslog)\n"
 		"    --quiet                no event log, and no start line\n"
+		"    --no-default-permissions  with -o allow_other: the kernel does not\n"
+		"                           check modes, every user reads and writes every\n"
+		"                           queue and file (owners still decide who may\n"
+		"                           chmod, chown and remove)\n"
+		"\n"
+		"Owners: a queue or file belongs to the user who made it, with the mode\n"
+		"asked (less the umask); queues/ and files/ are sticky (1777), as /tmp.\n"
+		"-o allow_other implies -o default_permissions.  Sealing a queue is\n"
+		"taking its write bits away (chmod a-w).\n"
 		"\n"
 		"Several hosts, one state (an etcd cluster instead of the state directory):\n"
 		"    --etcd=URL,URL,...     the cluster's client URLs (http://HOST:2379,...)\n"
@@ -264,8 +277,16 @@ static int option_filter(void *data, const char *arg, int key, struct fuse_args 
 	char **keep;
 
 	(void)outargs;
-	if (key == FUSE_OPT_KEY_OPT && libfuses)
+	/* spelt as libfuse spells its own -o options, beside -o no-default-permissions */
+	if (key == FUSE_OPT_KEY_OPT && strcmp(arg, "no_default_permissions") == 0) {
+		opts->no_default_permissions = 1;
+		return 0;
+	}
+	if (key == FUSE_OPT_KEY_OPT && libfuses) {
+		opts->allow_other |= strcmp(arg, "allow_other") == 0;
+		opts->default_permissions |= strcmp(arg, "default_permissions") == 0;
 		return 1;
+	}
 	if (key == FUSE_OPT_KEY_NONOPT)
 		keep = opts->nwords < MAX_ARGUMENTS ? &opts->words[opts->nwords++] : NULL;
 	else
@@ -485,6 +506,26 @@ static bool is_source(const char *word)
 	return strcmp(slash ? slash + 1 : word, SOURCE_NAME) == 0;
 }
 
+/* -o allow_other lets every local user in: the kernel then checks the
+ * modes and owners (the sticky bit of queues/ and files/ among them) as
+ * on a disk, unless --no-default-permissions says otherwise.  0, or -1
+ * with a line on stderr. */
+static int permissions_implied(const struct options *opts, struct fuse_args *args)
+{
+	if (opts->no_default_permissions && opts->default_permissions) {
+		usage_error("-o default_permissions and --no-default-permissions contradict "
+			    "each other");
+		return -1;
+	}
+	if (!opts->allow_other || opts->no_default_permissions || opts->default_permissions)
+		return 0;
+	if (fuse_opt_add_arg(args, "-odefault_permissions") != 0) {
+		fprintf(stderr, "rwfs: out of memory\n");
+		return -1;
+	}
+	return 0;
+}
+
 /* The whole command line, before anything else is done.  Returns -1 when
  * the daemon may go on, else the exit status (0 after --help or
  * --version).  cmd->mountpoint is then absolute (malloc'd), or NULL with
@@ -510,6 +551,8 @@ static int parse_command_line(int argc, char *argv[], struct fuse_args *args,
 		usage_error("unknown option '%s'", opts->unknown);
 		return 2;
 	}
+	if (permissions_implied(opts, args) != 0)
+		return 2;
 	fuse_complaint[0] = '\0';
 	fuse_set_log_func(keep_complaint);
 	ret = fuse_parse_cmdline(args, cmd);

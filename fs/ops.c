@@ -127,7 +127,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 /* A truncate changes nothing: a value is only ever replaced whole by a
  * write, and items are only taken by reads.  Times are accepted (touch
  * works) and ignored; owners and modes are fixed, but for what a class
- * takes itself (a queue's write permission: its seal). */
+ * takes itself (queues and shared files: owner.c says who may). */
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {

@@ -16,11 +16,13 @@
  *   queues.c   the queues/ directory: make, remove, list, seal by name
  *   queue.c    one queue: parked readers and writers, poll, its attributes
  *   files.c    files/ and everything in it: shared files and directories
+ *   owner.c    owners and modes of queues and shared files: who may change them
  */
 #ifndef RWFS_CLASS_H
 #define RWFS_CLASS_H
 
 #include <linux/fuse.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 
@@ -128,6 +130,29 @@ void text_keep_reply(struct handle *h, char *reply, size_t len);
 size_t text_add_direntry(fuse_req_t req, char *buf, size_t size, const char *name,
 			 fuse_ino_t ino, mode_t mode, off_t off);
 
+/* --- owner.c: uids are this host's numbers; QUEUE_OWNER_DAEMON (and
+ * FILES_OWNER_DAEMON, the same) is whoever runs the daemon ------------------ */
+
+/* Sets st's uid and gid to what a node owned by uid and gid shows. */
+void owner_show(struct stat *st, uint32_t uid, uint32_t gid);
+
+/* The uid and gid of the client of req: who owns what it makes. */
+void owner_of_caller(fuse_req_t req, uint32_t *uid, uint32_t *gid);
+
+/* True when the client of req may chmod what uid owns: it or root. */
+bool owner_may_chmod(fuse_req_t req, uint32_t uid);
+
+/* True when the client of req may chown what uid and gid own to attr's
+ * (the FUSE_SET_ATTR_UID and _GID of to_set): root, or anyone to the
+ * owner it has (cp -p and sed -i ask for that). */
+bool owner_may_chown(fuse_req_t req, uint32_t uid, uint32_t gid, const struct stat *attr,
+		     int to_set);
+
+/* True when the client of req may remove or rename an entry owned by uid
+ * from a directory with dir_mode owned by dir_uid: the directory is not
+ * sticky, or the client is root, the entry's owner or the directory's. */
+bool owner_may_remove(fuse_req_t req, uint32_t dir_mode, uint32_t dir_uid, uint32_t uid);
+
 /* --- events.c ------------------------------------------------------------- */
 
 /* Makes the parked readers of mnt/events and hooks them to the event log:
@@ -151,8 +176,9 @@ void queue_class_changed(void *arg, uint64_t id);
 void queue_class_hold(void);
 void queue_class_release(struct rwfs *fs, uint64_t id);
 
-/* Seals or unseals queue id for the client of req and logs it ("seal
- * queues/NAME -> ok"): 0, -ENOENT or the journal's error. */
+/* Seals or unseals queue id for the client of req, when it may remove the
+ * queue (owner_may_remove in queues/), and logs it ("seal queues/NAME ->
+ * ok"): 0, -ENOENT, -EPERM or the journal's error. */
 int queue_class_seal(fuse_req_t req, uint64_t id, const char *name, bool seal);
 
 /* Appends the per-queue lines of mnt/stats to what buf holds (len bytes),

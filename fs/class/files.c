@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "class.h"
 
@@ -46,7 +45,11 @@ static int getattr(struct rwfs *fs, const struct node *node, struct stat *st)
 
 	if (ret)
 		return ret;
-	st->st_mode = type_mode(a.type) | a.mode;
+	/* files/ itself is the class's: sticky and open to all, the daemon's */
+	if (node->index != FILES_ROOT) {
+		st->st_mode = type_mode(a.type) | a.mode;
+		owner_show(st, a.uid, a.gid);
+	}
 	st->st_nlink = a.nlink;
 	st->st_size = (off_t)a.size;
 	st->st_blocks = (blkcnt_t)((a.size + 511) / 512);
@@ -71,34 +74,59 @@ static int64_t ns_of(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
-/* Owners are the daemon's: a chown to them changes nothing (cp -p, sed -i
- * ask for it), any other is refused by ops.c.  Access times are not kept. */
+/* Which of chmod and chown of node the client of req may make, as
+ * FILES_SET_* bits of what to propose, and the owner to set (*uid, *gid):
+ * 0 or -EPERM.  files/ itself keeps its mode and owner (ops.c refuses
+ * them); a chown to the owner a node has changes nothing (cp -p, sed -i
+ * ask for it). */
+static int owner_change(fuse_req_t req, const struct node *node, const struct stat *attr,
+			int *to_set, unsigned *what, uint32_t *uid, uint32_t *gid)
+{
+	int owner_bits = *to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	struct files_attr a;
+	int ret;
+
+	if (node->index == FILES_ROOT || !(owner_bits || (*to_set & FUSE_SET_ATTR_MODE)))
+		return 0;
+	ret = state_file_attr(fs_of(req)->st, node->index, &a);
+	if (ret)
+		return ret;
+	if ((*to_set & FUSE_SET_ATTR_MODE) && !owner_may_chmod(req, a.uid))
+		return -EPERM;
+	if (owner_bits && !owner_may_chown(req, a.uid, a.gid, attr, *to_set))
+		return -EPERM;
+	if (*to_set & FUSE_SET_ATTR_MODE)
+		*what |= FILES_SET_MODE;
+	if (owner_bits && fuse_req_ctx(req)->uid == 0)
+		*what |= FILES_SET_OWNER;
+	*uid = owner_bits & FUSE_SET_ATTR_UID ? (uint32_t)attr->st_uid : a.uid;
+	*gid = owner_bits & FUSE_SET_ATTR_GID ? (uint32_t)attr->st_gid : a.gid;
+	*to_set &= ~(FUSE_SET_ATTR_MODE | owner_bits);
+	return 0;
+}
+
+/* Access times are not kept. */
 static int setattr(fuse_req_t req, struct node *node, const struct stat *attr, int *to_set)
 {
 	struct rwfs *fs = fs_of(req);
+	uint32_t uid = 0, gid = 0;
 	unsigned what = 0;
 	int64_t mtime = 0;
-	int ret = 0;
+	int ret = owner_change(req, node, attr, to_set, &what, &uid, &gid);
 
-	if ((*to_set & FUSE_SET_ATTR_UID) && attr->st_uid == getuid())
-		*to_set &= ~FUSE_SET_ATTR_UID;
-	if ((*to_set & FUSE_SET_ATTR_GID) && attr->st_gid == getgid())
-		*to_set &= ~FUSE_SET_ATTR_GID;
-	if (*to_set & FUSE_SET_ATTR_SIZE)
+	if (!ret && (*to_set & FUSE_SET_ATTR_SIZE))
 		ret = state_file_truncate(fs->st, node->index, (uint64_t)attr->st_size,
 					  client_pid(req));
-	if (*to_set & FUSE_SET_ATTR_MODE)
-		what |= FILES_SET_MODE;
 	if (*to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		what |= FILES_SET_MTIME;
 		mtime = *to_set & FUSE_SET_ATTR_MTIME_NOW ? now_ns() : ns_of(&attr->st_mtim);
 	}
 	if (!ret && what)
 		ret = state_file_setattr(fs->st, node->index, what,
-					 attr->st_mode & FILES_MODE_MASK, mtime, client_pid(req));
-	*to_set &= ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_MTIME |
-		     FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW |
-		     FUSE_SET_ATTR_CTIME);
+					 attr->st_mode & FILES_MODE_MASK, uid, gid, mtime,
+					 client_pid(req));
+	*to_set &= ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW |
+		     FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_CTIME);
 	return ret;
 }
 
@@ -158,11 +186,38 @@ static int make(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 		struct node **child)
 {
 	struct rwfs *fs = fs_of(req);
+	uint32_t uid, gid;
 	uint64_t id;
-	int ret = state_file_create(fs->st, dir->index, name, strlen(name), is_dir,
-				    mode & FILES_MODE_MASK, client_pid(req), &id);
+	int ret;
 
+	owner_of_caller(req, &uid, &gid);
+	ret = state_file_create(fs->st, dir->index, name, strlen(name), is_dir,
+				mode & FILES_MODE_MASK, uid, gid, client_pid(req), &id);
 	return ret ? ret : enter(fs, dir, name, id, child);
+}
+
+/* The sticky rule for the entry name of dir: 0, -EPERM, or -ENOENT (and
+ * *exists false) when there is no such entry.  files/ itself is sticky and
+ * the daemon's whatever the state says (getattr). */
+static int may_remove(fuse_req_t req, const struct node *dir, const char *name,
+		      bool *exists)
+{
+	struct state *st = fs_of(req)->st;
+	struct files_attr d, e;
+	uint64_t id;
+	int ret = state_file_attr(st, dir->index, &d);
+
+	*exists = false;
+	if (!ret)
+		ret = state_file_lookup(st, dir->index, name, strlen(name), &id, &e);
+	if (ret)
+		return ret;
+	*exists = true;
+	if (dir->index == FILES_ROOT) {
+		d.mode = files_root_class.mode;
+		d.uid = FILES_OWNER_DAEMON;
+	}
+	return owner_may_remove(req, d.mode, d.uid, e.uid) ? 0 : -EPERM;
 }
 
 static int create(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
@@ -177,24 +232,43 @@ static int mkdir_child(fuse_req_t req, struct node *dir, const char *name, mode_
 	return make(req, dir, name, mode, true, child);
 }
 
+static int remove_child(fuse_req_t req, struct node *dir, const char *name, bool is_dir)
+{
+	bool exists;
+	int ret = may_remove(req, dir, name, &exists);
+
+	return ret ? ret : state_file_unlink(fs_of(req)->st, dir->index, name, strlen(name),
+					     is_dir, client_pid(req));
+}
+
 static int unlink_child(fuse_req_t req, struct node *dir, const char *name)
 {
-	return state_file_unlink(fs_of(req)->st, dir->index, name, strlen(name), false,
-				 client_pid(req));
+	return remove_child(req, dir, name, false);
 }
 
 static int rmdir_child(fuse_req_t req, struct node *dir, const char *name)
 {
-	return state_file_unlink(fs_of(req)->st, dir->index, name, strlen(name), true,
-				 client_pid(req));
+	return remove_child(req, dir, name, true);
 }
 
 /* RENAME_EXCHANGE and RENAME_WHITEOUT are not supported. */
 static int rename_child(fuse_req_t req, struct node *dir, const char *name,
 			struct node *new_dir, const char *new_name, unsigned flags)
 {
+	bool exists;
+	int ret;
+
 	if (flags & ~FILES_RENAME_NOREPLACE)
 		return -EINVAL;
+	/* The sticky rule holds for the name moved and for one replaced. */
+	ret = may_remove(req, dir, name, &exists);
+	if (!ret) {
+		ret = may_remove(req, new_dir, new_name, &exists);
+		if (!exists && ret == -ENOENT)
+			ret = 0;
+	}
+	if (ret)
+		return ret;
 	return state_file_rename(fs_of(req)->st, dir->index, name, strlen(name),
 				 new_dir->index, new_name, strlen(new_name), flags,
 				 client_pid(req));
@@ -299,9 +373,10 @@ static void write_file(fuse_req_t req, struct handle *h, const char *buf, size_t
 	.rmdir = rmdir_child,                        \
 	.rename = rename_child
 
+/* Sticky and open to all, as /tmp. */
 const struct node_class files_root_class = {
 	.ino_base = 36,
-	.mode = S_IFDIR | 0755,
+	.mode = S_IFDIR | 01777,
 	.entry_timeout = 86400.0,
 	FILES_OPS,
 };

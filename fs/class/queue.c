@@ -335,6 +335,12 @@ static void release_node(struct node *node)
 	free(qw);
 }
 
+/* The mode without its write bits while sealed (queue.h). */
+static mode_t shown_mode(const struct queue_stats *qs)
+{
+	return qs->sealed ? qs->mode & ~0222u : qs->mode;
+}
+
 /* The mode shows the seal; the size is QUEUE_ST_SIZE. */
 static int getattr(struct rwfs *fs, const struct node *node, struct stat *st)
 {
@@ -343,7 +349,8 @@ static int getattr(struct rwfs *fs, const struct node *node, struct stat *st)
 
 	if (ret)
 		return ret;
-	st->st_mode = S_IFREG | (qs.sealed ? 0444 : 0666);
+	st->st_mode = S_IFREG | shown_mode(&qs);
+	owner_show(st, qs.uid, qs.gid);
 	st->st_size = QUEUE_ST_SIZE;
 	return 0;
 }
@@ -351,11 +358,16 @@ static int getattr(struct rwfs *fs, const struct node *node, struct stat *st)
 int queue_class_seal(fuse_req_t req, uint64_t id, const char *name, bool seal)
 {
 	struct rwfs *fs = fs_of(req);
-	int ret;
+	struct queue_stats qs;
+	int ret = state_queue_stats(fs->st, id, NULL, &qs);
 
+	/* By name, from queues/: whoever may remove the queue may seal it. */
+	if (!ret && !owner_may_remove(req, S_ISVTX, QUEUE_OWNER_DAEMON, qs.uid))
+		ret = -EPERM;
 	/* Logged before the wake, so the seal comes before what it ends. */
 	queue_class_hold();
-	ret = state_queue_seal(fs->st, id, seal, client_pid(req));
+	if (!ret)
+		ret = state_queue_seal(fs->st, id, seal, client_pid(req));
 	if (logging(fs))
 		log_event(fs, req, "%s queues/%s -> %s", seal ? "seal" : "unseal", name,
 			  ret ? queue_class_outcome(ret) : "ok");
@@ -363,13 +375,61 @@ int queue_class_seal(fuse_req_t req, uint64_t id, const char *name, bool seal)
 	return ret;
 }
 
-/* chmod: without write permission the queue is sealed, with it unsealed. */
+/* chmod by the owner or root: without write permission the queue is
+ * sealed, with it unsealed, and the other bits are kept.  Logged as a seal
+ * or an unseal when it is one. */
+static int chmod_queue(fuse_req_t req, struct node *node, const struct queue_stats *qs,
+		       mode_t mode)
+{
+	struct rwfs *fs = fs_of(req);
+	bool seal = !(mode & 0222);
+	int ret;
+
+	if (!owner_may_chmod(req, qs->uid))
+		return -EPERM;
+	queue_class_hold();
+	ret = state_queue_setattr(fs->st, node->index, QUEUES_SET_MODE, mode & QUEUE_MODE_MASK,
+				  0, 0, client_pid(req));
+	if (logging(fs) && seal != qs->sealed)
+		log_event(fs, req, "%s queues/%s -> %s", seal ? "seal" : "unseal", node->name,
+			  ret ? queue_class_outcome(ret) : "ok");
+	else if (logging(fs))
+		log_event(fs, req, "chmod queues/%s %04o -> %s", node->name,
+			  (unsigned)(mode & QUEUE_MODE_MASK), ret ? queue_class_outcome(ret) : "ok");
+	queue_class_release(fs, node->index);
+	return ret;
+}
+
+/* chown by root; to the owner it has, by anyone (a no-op). */
+static int chown_queue(fuse_req_t req, struct node *node, const struct queue_stats *qs,
+		       const struct stat *attr, int to_set)
+{
+	uint32_t uid = to_set & FUSE_SET_ATTR_UID ? (uint32_t)attr->st_uid : qs->uid;
+	uint32_t gid = to_set & FUSE_SET_ATTR_GID ? (uint32_t)attr->st_gid : qs->gid;
+
+	if (!owner_may_chown(req, qs->uid, qs->gid, attr, to_set))
+		return -EPERM;
+	if (fuse_req_ctx(req)->uid != 0)
+		return 0;
+	return state_queue_setattr(fs_of(req)->st, node->index, QUEUES_SET_OWNER, 0, uid, gid,
+				   client_pid(req));
+}
+
 static int setattr(fuse_req_t req, struct node *node, const struct stat *attr, int *to_set)
 {
-	if (!(*to_set & FUSE_SET_ATTR_MODE))
+	int owner_bits = *to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	struct queue_stats qs;
+	int ret;
+
+	if (!(*to_set & FUSE_SET_ATTR_MODE) && !owner_bits)
 		return 0;
-	*to_set &= ~FUSE_SET_ATTR_MODE;
-	return queue_class_seal(req, node->index, node->name, !(attr->st_mode & 0222));
+	ret = state_queue_stats(fs_of(req)->st, node->index, NULL, &qs);
+	if (!ret && owner_bits)
+		ret = chown_queue(req, node, &qs, attr, *to_set);
+	if (!ret && (*to_set & FUSE_SET_ATTR_MODE))
+		ret = chmod_queue(req, node, &qs, attr->st_mode);
+	*to_set &= ~(FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+	return ret;
 }
 
 /* --- the open file --------------------------------------------------------- */

@@ -41,15 +41,19 @@ static size_t readdir(fuse_req_t req, struct node *dir, size_t i, off_t off, cha
 	return used;
 }
 
-/* Queues have no mode of their own: it comes from their seal. */
+/* The queue belongs to the caller, with the mode asked (the kernel applied
+ * the caller's umask: rwfs does not ask for FUSE_CAP_DONT_MASK). */
 static int create(fuse_req_t req, struct node *dir, const char *name, mode_t mode,
 		  struct node **child)
 {
 	struct rwfs *fs = fs_of(req);
+	uint32_t uid, gid;
 	uint64_t id;
-	int ret = state_queue_create(fs->st, name, strlen(name), client_pid(req), &id);
+	int ret;
 
-	(void)mode;
+	owner_of_caller(req, &uid, &gid);
+	ret = state_queue_create(fs->st, name, strlen(name), mode & QUEUE_MODE_MASK, uid, gid,
+				 client_pid(req), &id);
 	if (logging(fs))
 		log_event(fs, req, "create queues/%s -> %s", name,
 			  ret ? queue_class_outcome(ret) : "ok");
@@ -64,13 +68,18 @@ static int create(fuse_req_t req, struct node *dir, const char *name, mode_t mod
 static int unlink_queue(fuse_req_t req, struct node *dir, const char *name)
 {
 	struct rwfs *fs = fs_of(req);
+	struct queue_stats qs;
 	uint64_t id;
 	int ret;
 
-	(void)dir;
+	/* queues/ is sticky: rm checks it in the kernel, user.remove here. */
+	ret = state_queue_find(fs->st, name, strlen(name), &id, &qs);
+	if (!ret && !owner_may_remove(req, dir->class->mode, QUEUE_OWNER_DAEMON, qs.uid))
+		ret = -EPERM;
 	/* Logged before the wake, so the removal comes before what it ends. */
 	queue_class_hold();
-	ret = state_queue_delete(fs->st, name, strlen(name), client_pid(req), &id);
+	if (!ret)
+		ret = state_queue_delete(fs->st, name, strlen(name), client_pid(req), &id);
 	if (logging(fs))
 		log_event(fs, req, "rm queues/%s -> %s", name, ret ? queue_class_outcome(ret) : "ok");
 	queue_class_release(fs, ret ? 0 : id);
@@ -103,9 +112,11 @@ static int setxattr(fuse_req_t req, struct node *dir, const char *name, const ch
 	return queue_class_seal(req, id, queue, seal);
 }
 
+/* Sticky and open to all, as /tmp: anyone makes a queue, only its owner
+ * (or root, or the daemon's user) removes it. */
 const struct node_class queues_class = {
 	.ino_base = 33,
-	.mode = S_IFDIR | 0755,
+	.mode = S_IFDIR | 01777,
 	.entry_timeout = 86400.0,
 	.lookup = lookup,
 	.readdir = readdir,

@@ -16,6 +16,10 @@
 #include "le.h"
 #include "state_priv.h"
 
+/* A record's owner goes into the queues and the files as it is. */
+_Static_assert(RECORD_OWNER_DAEMON == QUEUE_OWNER_DAEMON &&
+	       RECORD_OWNER_DAEMON == FILES_OWNER_DAEMON, "one daemon owner");
+
 /* --- sessions --------------------------------------------------------------- */
 
 static struct session *find_session(struct state *st, uint64_t id)
@@ -152,13 +156,23 @@ static int apply_pop(struct state *st, const struct record *r, struct outcome *o
 
 /* A record applied at a position creates its queue with that position as
  * its id, and must carry 0; only a snapshot's records, loaded at no
- * position (st->applied 0), carry the id their queue had. */
+ * position (st->applied 0), carry the id their queue had.  The mode is
+ * checked first, so that the owner and mode, set once the queue is made,
+ * cannot be refused.  A queue is born unsealed: a mode without a write bit
+ * gets the owner's (a queue sealed at birth could never be filled). */
 static int apply_create(struct state *st, const struct record *r, uint64_t *id)
 {
-	if (st->applied && r->queue)
+	uint32_t mode = r->mode & 0222 ? r->mode : r->mode | 0200;
+	int ret;
+
+	if ((st->applied && r->queue) || (r->mode & ~QUEUE_MODE_MASK))
 		return -EINVAL;
 	*id = st->applied ? st->applied : r->queue;
-	return queues_apply_create(st->queues, *id, r->name.data, r->name.len, r->u);
+	ret = queues_apply_create(st->queues, *id, r->name.data, r->name.len, r->u);
+	if (!ret)
+		ret = queues_apply_attr(st->queues, *id, r->name.data, r->name.len,
+					QUEUES_SET_MODE | QUEUES_SET_OWNER, mode, r->uid, r->gid);
+	return ret;
 }
 
 static int apply_queue(struct state *st, const struct record *r, struct outcome *out,
@@ -194,6 +208,11 @@ static int apply_queue(struct state *st, const struct record *r, struct outcome 
 		break;
 	case RECORD_QUEUE_CAPACITY:
 		ret = queues_apply_capacity(qs, id, name, len, r->u);
+		break;
+	case RECORD_QUEUE_SETATTR:
+		ret = r->v > UINT32_MAX ? -EINVAL
+					: queues_apply_attr(qs, id, name, len, (unsigned)r->v,
+							    r->mode, r->uid, r->gid);
 		break;
 	default: /* RECORD_QUEUE_HELD */
 		ret = queues_apply_held(qs, id, name, len, r->v, r->u, r->data.data,
@@ -310,8 +329,25 @@ static int apply_file_create(struct state *st, const struct record *r, struct ou
 		return -EINVAL;
 	ret = files_apply_create(st->files, id, r->u, r->name.data, r->name.len,
 				 (enum files_type)r->v, r->mode, r->time_ns);
+	if (!ret)
+		ret = files_apply_owner(st->files, id, r->uid, r->gid, r->time_ns);
 	if (!ret && out)
 		out->file_id = id;
+	return ret;
+}
+
+/* The owner goes last: what could refuse the record (the node, the mode)
+ * is checked before anything changes. */
+static int apply_file_setattr(struct files *f, const struct record *r)
+{
+	int ret;
+
+	if (r->v > (FILES_SET_MODE | FILES_SET_MTIME | FILES_SET_OWNER))
+		return -EINVAL;
+	ret = files_apply_setattr(f, r->queue, (unsigned)r->v & ~FILES_SET_OWNER, r->mode, r->j,
+				  r->time_ns);
+	if (!ret && (r->v & FILES_SET_OWNER))
+		ret = files_apply_owner(f, r->queue, r->uid, r->gid, r->time_ns);
 	return ret;
 }
 
@@ -347,10 +383,7 @@ static int apply_file(struct state *st, const struct record *r, struct outcome *
 	case RECORD_FILE_RMDIR:
 		return files_apply_rmdir(f, r->u, r->name.data, r->name.len, r->time_ns);
 	default: /* RECORD_FILE_SETATTR */
-		if (r->v > (FILES_SET_MODE | FILES_SET_MTIME))
-			return -EINVAL;
-		return files_apply_setattr(f, r->queue, (unsigned)r->v, r->mode, r->j,
-					   r->time_ns);
+		return apply_file_setattr(f, r);
 	}
 }
 
@@ -385,6 +418,7 @@ static int apply_kind(struct state *st, const struct record *r, struct outcome *
 	case RECORD_QUEUE_SEAL:
 	case RECORD_QUEUE_CAPACITY:
 	case RECORD_QUEUE_HELD:
+	case RECORD_QUEUE_SETATTR:
 		return apply_queue(st, r, out, changed);
 	case RECORD_TICKET_LOCK:
 	case RECORD_TICKET_UNLOCK:
@@ -483,6 +517,8 @@ static int save_file_step(void *arg, const struct files_step *step)
 		r.name = (struct record_bytes){ step->name, step->name_len };
 		r.v = step->type;
 		r.mode = step->mode;
+		r.uid = step->uid;
+		r.gid = step->gid;
 		break;
 	case FILES_STEP_WRITE:
 		r.kind = RECORD_FILE_WRITE;

@@ -21,6 +21,7 @@ struct node {
 	size_t name_len;
 	enum files_type type;
 	uint32_t mode;
+	uint32_t uid, gid;
 	int64_t mtime_ns;
 	int64_t ctime_ns;
 	uint64_t pins;
@@ -135,6 +136,7 @@ static struct node *node_new(uint64_t id, const char *name, size_t len, enum fil
 	n->id = id;
 	n->type = type;
 	n->mode = mode;
+	n->uid = n->gid = FILES_OWNER_DAEMON;
 	n->mtime_ns = time_ns;
 	n->ctime_ns = time_ns;
 	return n;
@@ -656,6 +658,19 @@ int files_apply_setattr(struct files *files, uint64_t id, unsigned what, uint32_
 	return 0;
 }
 
+int files_apply_owner(struct files *files, uint64_t id, uint32_t uid, uint32_t gid,
+		      int64_t time_ns)
+{
+	struct node *n = find_linked(files, id);
+
+	if (!n)
+		return -ENOENT;
+	n->uid = uid;
+	n->gid = gid;
+	n->ctime_ns = time_ns;
+	return 0;
+}
+
 /* --- pins ------------------------------------------------------------------ */
 
 int files_pin(struct files *files, uint64_t id)
@@ -705,6 +720,8 @@ int files_attr(const struct files *files, uint64_t id, struct files_attr *out)
 		return -ENOENT;
 	out->type = n->type;
 	out->mode = n->mode;
+	out->uid = n->uid;
+	out->gid = n->gid;
 	out->size = n->type == FILES_FILE ? n->size : 0;
 	if (!n->linked)
 		out->nlink = 0;
@@ -767,10 +784,13 @@ void files_get_stats(const struct files *files, struct files_stats *out)
 
 int files_apply_step(struct files *files, const struct files_step *s)
 {
+	int ret;
+
 	switch (s->kind) {
 	case FILES_STEP_CREATE:
-		return files_apply_create(files, s->id, s->parent, s->name, s->name_len, s->type,
-					  s->mode, s->time_ns);
+		ret = files_apply_create(files, s->id, s->parent, s->name, s->name_len, s->type,
+					 s->mode, s->time_ns);
+		return ret ? ret : files_apply_owner(files, s->id, s->uid, s->gid, s->time_ns);
 	case FILES_STEP_WRITE:
 		return files_apply_write(files, s->id, s->offset, s->data, s->len, s->time_ns);
 	case FILES_STEP_SETATTR:
@@ -787,7 +807,7 @@ static int dump_node(const struct node *n,
 	struct files_step s = {
 		.kind = FILES_STEP_CREATE, .id = n->id, .parent = n->parent->id,
 		.name = n->name, .name_len = n->name_len, .type = n->type, .mode = n->mode,
-		.time_ns = n->ctime_ns,
+		.uid = n->uid, .gid = n->gid, .time_ns = n->ctime_ns,
 	};
 	int ret = emit(arg, &s);
 

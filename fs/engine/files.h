@@ -53,6 +53,9 @@
 #define FILES_MAX_NODES 65536              /* the root included; more: -ENOSPC */
 #define FILES_DUMP_PIECE (1u << 20)        /* bytes of one FILES_STEP_WRITE */
 #define FILES_MODE_MASK 07777              /* the permission bits a node keeps */
+/* The owner of the root and of a node just created, until files_apply_owner:
+ * whoever runs the daemon (uids are numbers, the same on every host). */
+#define FILES_OWNER_DAEMON UINT32_MAX
 
 /* The flags of files_apply_rename: Linux's RENAME_NOREPLACE has this value. */
 #define FILES_RENAME_NOREPLACE 1u
@@ -60,6 +63,8 @@
 /* What files_apply_setattr sets besides the ctime. */
 #define FILES_SET_MODE 1u
 #define FILES_SET_MTIME 2u
+/* A FILE_SETATTR record's third: the owner, set by files_apply_owner. */
+#define FILES_SET_OWNER 4u
 
 enum files_type {
 	FILES_FILE = 1,
@@ -71,6 +76,7 @@ struct files;
 struct files_attr {
 	enum files_type type;
 	uint32_t mode;       /* permission bits only */
+	uint32_t uid, gid;   /* FILES_OWNER_DAEMON: the daemon's */
 	uint64_t size;       /* bytes of a file; 0 for a directory */
 	uint32_t nlink;      /* a file 1, a directory 2 + its subdirectories; 0 unlinked */
 	int64_t mtime_ns;
@@ -85,7 +91,8 @@ struct files_stats {
 	uint64_t unlinked_bytes; /* their content */
 };
 
-/* An empty tree: the root, mode 0755, times 0.  NULL when out of memory. */
+/* An empty tree: the root, mode 0755, the daemon's, times 0.  NULL when out
+ * of memory. */
 struct files *files_new(void);
 
 /* Frees the tree and every pinned unlinked node; NULL is a no-op. */
@@ -165,6 +172,11 @@ int files_apply_rmdir(struct files *files, uint64_t parent, const char *name, si
 int files_apply_setattr(struct files *files, uint64_t id, unsigned what, uint32_t mode,
 			int64_t mtime_ns, int64_t time_ns);
 
+/* Sets the owner of the node with id and its ctime to time_ns (who may
+ * is the caller's business, as for every apply).  Returns 0 or -ENOENT. */
+int files_apply_owner(struct files *files, uint64_t id, uint32_t uid, uint32_t gid,
+		      int64_t time_ns);
+
 /* Pins the node with id, in the tree or unlinked and pinned (see above).
  * Returns 0 or -ENOENT. */
 int files_pin(struct files *files, uint64_t id);
@@ -209,7 +221,8 @@ void files_get_stats(const struct files *files, struct files_stats *out);
 /* One step of a dump: one call of the apply function its kind names, with
  * the fields listed there; time_ns is the node's ctime in every kind. */
 enum files_step_kind {
-	/* files_apply_create(id, parent, name, name_len, type, mode, time_ns) */
+	/* files_apply_create(id, parent, name, name_len, type, mode, time_ns),
+	 * then files_apply_owner(id, uid, gid, time_ns) */
 	FILES_STEP_CREATE = 1,
 	/* files_apply_write(id, offset, data, len, time_ns) */
 	FILES_STEP_WRITE,
@@ -226,6 +239,7 @@ struct files_step {
 	size_t name_len;
 	enum files_type type;
 	uint32_t mode;
+	uint32_t uid, gid;
 	uint64_t offset;
 	const void *data;
 	size_t len;             /* at most FILES_DUMP_PIECE */
@@ -238,8 +252,8 @@ struct files_step {
 int files_apply_step(struct files *files, const struct files_step *step);
 
 /* Calls emit with steps that, applied in order to files_new() through
- * files_apply_step, rebuild the tree: ids, names, types, modes, content
- * and times.  Parents come before their children, each directory's
+ * files_apply_step, rebuild the tree: ids, names, types, modes, content,
+ * owners and times.  Parents come before their children, each directory's
  * entries in byte order, level by level from the root:
  *   for each node but the root: CREATE, then WRITE of its content in
  *     pieces of FILES_DUMP_PIECE bytes, offset 0 first (none when empty);

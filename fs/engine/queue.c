@@ -34,6 +34,8 @@ struct queue {
 	uint64_t total_in;
 	uint64_t total_out;
 	bool sealed;
+	uint32_t mode; /* always with a write bit: see queue.h */
+	uint32_t uid, gid;
 };
 
 bool queue_name_valid(const char *name, size_t len)
@@ -112,6 +114,8 @@ struct queue *queue_new(const char *name, size_t capacity)
 	list_init(&q->waiting);
 	list_init(&q->held);
 	q->capacity = capacity ? capacity : 1;
+	q->mode = QUEUE_MODE_DEFAULT;
+	q->uid = q->gid = QUEUE_OWNER_DAEMON;
 	return q;
 }
 
@@ -358,6 +362,18 @@ void queue_seal(struct queue *q, bool sealed)
 	q->sealed = sealed;
 }
 
+void queue_set_mode(struct queue *q, uint32_t mode)
+{
+	q->sealed = !(mode & 0222);
+	q->mode = q->sealed ? mode | (q->mode & 0222) : mode;
+}
+
+void queue_set_owner(struct queue *q, uint32_t uid, uint32_t gid)
+{
+	q->uid = uid;
+	q->gid = gid;
+}
+
 void queue_get_stats(const struct queue *q, struct queue_stats *out)
 {
 	out->depth = q->waiting.count;
@@ -368,6 +384,9 @@ void queue_get_stats(const struct queue *q, struct queue_stats *out)
 	out->total_in = q->total_in;
 	out->total_out = q->total_out;
 	out->sealed = q->sealed;
+	out->mode = q->mode;
+	out->uid = q->uid;
+	out->gid = q->gid;
 }
 
 int queue_for_each(const struct queue *q,

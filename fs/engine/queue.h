@@ -9,6 +9,12 @@
  * whose reader never got it is not lost.  A sealed queue takes no more
  * items; what it holds can still be popped.
  *
+ * A queue has an owner (uid, gid: numbers, QUEUE_OWNER_DAEMON for the
+ * daemon's) and permission bits.  The seal is the write permission: the
+ * mode a queue shows is its bits without the write bits while it is
+ * sealed.  The bits kept always have a write bit, the one an unseal gives
+ * back.
+ *
  * Every function that takes bytes checks their bounds, so no input makes a
  * queue hold an item longer than QUEUE_MAX_ITEM.  On any error nothing
  * changes.  No locking here: the caller serialises every change.
@@ -27,6 +33,9 @@
  * split write is longer than this, so such a write fails whole (EFBIG). */
 #define QUEUE_MAX_WRITE (255 * 4096)
 #define QUEUE_NAME_MAX 64
+#define QUEUE_MODE_MASK 07777        /* the permission bits a queue keeps */
+#define QUEUE_MODE_DEFAULT 0666      /* of a new queue, until queue_set_mode */
+#define QUEUE_OWNER_DAEMON UINT32_MAX /* of a new queue, until queue_set_owner */
 
 struct queue;
 
@@ -39,6 +48,8 @@ struct queue_stats {
 	uint64_t total_in;   /* items ever pushed */
 	uint64_t total_out;  /* items ever acknowledged */
 	bool sealed;
+	uint32_t mode;       /* the bits kept, write bits included while sealed */
+	uint32_t uid, gid;
 };
 
 /* True when name is 1-64 of [A-Za-z0-9._-] and not "." or "..". */
@@ -115,6 +126,13 @@ size_t queue_end_session(struct queue *q, uint64_t session);
 
 void queue_set_capacity(struct queue *q, size_t capacity);
 void queue_seal(struct queue *q, bool sealed);
+
+/* chmod: mode (within QUEUE_MODE_MASK) with a write bit unseals and
+ * becomes the bits kept; without one it seals, and the bits kept are mode
+ * with the write bits they had, for an unseal to give back. */
+void queue_set_mode(struct queue *q, uint32_t mode);
+
+void queue_set_owner(struct queue *q, uint32_t uid, uint32_t gid);
 void queue_get_stats(const struct queue *q, struct queue_stats *out);
 
 /* Calls fn for each waiting item, head first, until fn returns non-zero;

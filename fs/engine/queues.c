@@ -240,6 +240,23 @@ int queues_apply_seal(struct queues *qs, uint64_t id, const char *name, size_t l
 	return 0;
 }
 
+int queues_apply_attr(struct queues *qs, uint64_t id, const char *name, size_t len,
+		      unsigned what, uint32_t mode, uint32_t uid, uint32_t gid)
+{
+	struct queue *q = find(qs, id, name, len);
+
+	if (!q)
+		return -ENOENT;
+	if ((what & ~(QUEUES_SET_MODE | QUEUES_SET_OWNER)) ||
+	    ((what & QUEUES_SET_MODE) && (mode & ~QUEUE_MODE_MASK)))
+		return -EINVAL;
+	if (what & QUEUES_SET_MODE)
+		queue_set_mode(q, mode);
+	if (what & QUEUES_SET_OWNER)
+		queue_set_owner(q, uid, gid);
+	return 0;
+}
+
 int queues_apply_capacity(struct queues *qs, uint64_t id, const char *name, size_t len,
 			  uint64_t capacity)
 {
@@ -283,6 +300,7 @@ struct dump {
 	void *arg;
 	struct record_bytes name;
 	uint64_t id;
+	uint32_t mode, uid, gid; /* the CREATE's: only its layout has them */
 	uint64_t index;      /* of the waiting item at hand, from the head */
 	uint64_t over;       /* head items beyond what a capacity can push */
 	char *push;          /* QUEUE_MAX_WRITE bytes: the PUSH being built */
@@ -294,7 +312,7 @@ static int emit(struct dump *d, enum record_kind kind, uint64_t u, uint64_t v,
 {
 	struct record r = {
 		.kind = kind, .name = d->name, .data = { data, len }, .queue = d->id,
-		.u = u, .v = v,
+		.u = u, .v = v, .mode = d->mode, .uid = d->uid, .gid = d->gid,
 	};
 
 	return d->emit(d->arg, &r);
@@ -349,6 +367,9 @@ static int dump_queue(struct dump *d, const struct slot *slot)
 	pushed = st.depth < QUEUES_MAX_CAPACITY ? st.depth : QUEUES_MAX_CAPACITY;
 	d->name = (struct record_bytes){ queue_name(q), strlen(queue_name(q)) };
 	d->id = slot->id;
+	d->mode = st.mode;
+	d->uid = st.uid;
+	d->gid = st.gid;
 	d->index = 0;
 	d->over = st.depth - pushed;
 	ret = emit(d, RECORD_QUEUE_CREATE, st.capacity > pushed ? st.capacity : pushed, 0,

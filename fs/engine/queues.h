@@ -34,6 +34,10 @@
 #define QUEUES_MAX_CAPACITY 100000
 #define QUEUES_DEFAULT_CAPACITY 100
 
+/* What queues_apply_attr sets. */
+#define QUEUES_SET_MODE 1u
+#define QUEUES_SET_OWNER 2u
+
 struct queues;
 struct record;
 
@@ -76,7 +80,9 @@ int queues_check_create(const struct queues *qs, const char *name, size_t len);
 int queues_check_push(const struct queues *qs, const struct queue *q,
 		      const char *text, size_t len);
 
-/* Creates an empty queue with id.  Returns 0, -EINVAL (bad name, capacity
+/* Creates an empty queue with id, owned by QUEUE_OWNER_DAEMON with mode
+ * QUEUE_MODE_DEFAULT (a create record's owner and mode follow through
+ * queues_apply_attr).  Returns 0, -EINVAL (bad name, capacity
  * out of 1..QUEUES_MAX_CAPACITY, or an id not greater than every id this
  * registry gave), -EEXIST, -ENOSPC (QUEUES_MAX reached), -ENOMEM. */
 int queues_apply_create(struct queues *qs, uint64_t id, const char *name, size_t len,
@@ -120,6 +126,12 @@ int queues_apply_return(struct queues *qs, uint64_t id, const char *name, size_t
 int queues_apply_seal(struct queues *qs, uint64_t id, const char *name, size_t len,
 		      bool sealed);
 
+/* Sets what `what` says: QUEUES_SET_MODE the mode (queue_set_mode: no
+ * write bit seals, one unseals), QUEUES_SET_OWNER uid and gid.  Returns 0,
+ * -ENOENT, -EINVAL (other bits in what, or mode outside QUEUE_MODE_MASK). */
+int queues_apply_attr(struct queues *qs, uint64_t id, const char *name, size_t len,
+		      unsigned what, uint32_t mode, uint32_t uid, uint32_t gid);
+
 /* Sets the capacity; below the depth, the items stay and pushes wait.
  * Returns 0, -ENOENT, -EINVAL (out of 1..QUEUES_MAX_CAPACITY). */
 int queues_apply_capacity(struct queues *qs, uint64_t id, const char *name, size_t len,
@@ -144,7 +156,8 @@ size_t queues_end_session(struct queues *qs, uint64_t session);
  * counters).  Fields as record.h lists them, every record with the
  * queue's id; session, seq, time_ns and pid are 0, and a return's session
  * is the record's.  Per queue, in creation order (so in id order):
- *   QUEUE_CREATE, u: a capacity that takes what waits;
+ *   QUEUE_CREATE, u: a capacity that takes what waits, with the queue's
+ *     owner and its bits kept (queue.h: with the write bits);
  *   QUEUE_PUSH of the waiting items, data: items each followed by a
  *     newline, at most QUEUE_MAX_WRITE bytes a record;
  *   only when more wait than QUEUES_MAX_CAPACITY: the head items beyond it

@@ -14,12 +14,13 @@
 
 /* n name, d data, u and v unsigned, i and j signed, h hash, q queue id
  * (or a ticket's file, or a file's node), w a ticket's number, f a
- * ticket's flags, t a rename's target name, m a file's mode.
+ * ticket's flags, t a rename's target name, m a file's or queue's mode, o
+ * an owner (uid, gid).
  * The id comes last, so that a formatted queue record keeps its name and
  * values together and ends in " #id". */
 static const char *const layout[RECORD_KIND_END] = {
 	[RECORD_BATCH] = "d",
-	[RECORD_QUEUE_CREATE] = "nuq",
+	[RECORD_QUEUE_CREATE] = "nuomq",
 	[RECORD_QUEUE_DELETE] = "nq",
 	[RECORD_QUEUE_PUSH] = "ndq",
 	[RECORD_QUEUE_POP] = "nuvq",
@@ -40,7 +41,7 @@ static const char *const layout[RECORD_KIND_END] = {
 	[RECORD_TICKET_RELEASE] = "fuq",
 	[RECORD_TICKET_CANCEL] = "w",
 	[RECORD_TICKET_HELD] = "wfuvijq",
-	[RECORD_FILE_CREATE] = "unvmq",
+	[RECORD_FILE_CREATE] = "unvmoq",
 	[RECORD_FILE_WRITE] = "udq",
 	[RECORD_FILE_APPEND] = "dq",
 	[RECORD_FILE_REPLACE] = "dq",
@@ -48,6 +49,15 @@ static const char *const layout[RECORD_KIND_END] = {
 	[RECORD_FILE_RENAME] = "unvti",
 	[RECORD_FILE_UNLINK] = "un",
 	[RECORD_FILE_RMDIR] = "un",
+	[RECORD_FILE_SETATTR] = "vmojq",
+	[RECORD_QUEUE_SETATTR] = "nvmoq",
+};
+
+/* The kinds whose fields version 1 had otherwise; kinds from
+ * RECORD_QUEUE_SETATTR on it did not have at all. */
+static const char *const layout_v1[RECORD_KIND_END] = {
+	[RECORD_QUEUE_CREATE] = "nuq",
+	[RECORD_FILE_CREATE] = "unvmq",
 	[RECORD_FILE_SETATTR] = "vmjq",
 };
 
@@ -83,6 +93,7 @@ static const char *const names[RECORD_KIND_END] = {
 	[RECORD_FILE_UNLINK] = "FILE_UNLINK",
 	[RECORD_FILE_RMDIR] = "FILE_RMDIR",
 	[RECORD_FILE_SETATTR] = "FILE_SETATTR",
+	[RECORD_QUEUE_SETATTR] = "QUEUE_SETATTR",
 };
 
 static bool kind_valid(int kind)
@@ -124,6 +135,7 @@ static unsigned char *put_field(unsigned char *p, const struct record *r, char f
 	case 'n': return put_bytes(p, &r->name);
 	case 't': return put_bytes(p, &r->target);
 	case 'm': le_put32(p, r->mode); return p + 4;
+	case 'o': le_put32(p, r->uid); le_put32(p + 4, r->gid); return p + 8;
 	case 'd': return put_bytes(p, &r->data);
 	case 'h': memcpy(p, r->hash, RECORD_HASH_BYTES); return p + RECORD_HASH_BYTES;
 	case 'u': le_put64(p, r->u); break;
@@ -225,27 +237,58 @@ static void get_bytes(struct reader *rd, struct record_bytes *b, size_t max)
 	b->len = rd->bad ? 0 : len;
 }
 
+/* The fields of kind in a record of version, which is known; NULL for a
+ * kind that version did not have. */
+static const char *layout_of(int version, int kind)
+{
+	if (version == RECORD_VERSION)
+		return layout[kind];
+	if (kind >= RECORD_QUEUE_SETATTR)
+		return NULL;
+	return layout_v1[kind] ? layout_v1[kind] : layout[kind];
+}
+
+/* What a record of version 1 leaves out means: the daemon's, with the
+ * modes of then (a FILE_CREATE of version 1 carries its mode). */
+static void fill_v1(struct record *r)
+{
+	r->uid = r->gid = RECORD_OWNER_DAEMON;
+	if (r->kind == RECORD_QUEUE_CREATE)
+		r->mode = RECORD_QUEUE_MODE_V1;
+}
+
 int record_decode(const void *buf, size_t len, struct record *r)
 {
 	struct reader rd = { buf, len, false };
 	int version, kind;
 	const unsigned char *hash;
+	const char *fields;
 
 	memset(r, 0, sizeof(*r));
 	version = (int)get_u8(&rd);
 	kind = (int)get_u8(&rd);
-	if (rd.bad || version != RECORD_VERSION || !kind_valid(kind))
+	if (rd.bad || version < RECORD_VERSION_OLDEST || version > RECORD_VERSION ||
+	    !kind_valid(kind))
+		return -EBADMSG;
+	fields = layout_of(version, kind);
+	if (!fields)
 		return -EBADMSG;
 	r->kind = (enum record_kind)kind;
+	if (version < RECORD_VERSION)
+		fill_v1(r);
 	r->session = get_u64(&rd);
 	r->seq = get_u64(&rd);
 	r->time_ns = (int64_t)get_u64(&rd);
 	r->pid = (uint32_t)get_u32(&rd);
-	for (const char *f = layout[kind]; *f; f++) {
+	for (const char *f = fields; *f; f++) {
 		switch (*f) {
 		case 'n': get_bytes(&rd, &r->name, RECORD_MAX_NAME); break;
 		case 't': get_bytes(&rd, &r->target, RECORD_MAX_NAME); break;
 		case 'm': r->mode = get_u32(&rd); break;
+		case 'o':
+			r->uid = get_u32(&rd);
+			r->gid = get_u32(&rd);
+			break;
 		case 'd': get_bytes(&rd, &r->data, RECORD_MAX_DATA); break;
 		case 'u': r->u = get_u64(&rd); break;
 		case 'v': r->v = get_u64(&rd); break;
@@ -378,6 +421,14 @@ static void format_ticket_flags(struct text *t, const struct record *r)
 		text_printf(t, " %s", r->flags & RECORD_TICKET_GRANTED ? "granted" : "queued");
 }
 
+static void format_owner(struct text *t, const struct record *r)
+{
+	if (r->uid == RECORD_OWNER_DAEMON && r->gid == RECORD_OWNER_DAEMON)
+		text_printf(t, " owner daemon");
+	else
+		text_printf(t, " owner %u:%u", (unsigned)r->uid, (unsigned)r->gid);
+}
+
 static void format_fields(struct text *t, const struct record *r)
 {
 	for (const char *f = layout[r->kind]; *f; f++) {
@@ -385,6 +436,7 @@ static void format_fields(struct text *t, const struct record *r)
 		case 'n': text_append(t, " ", 1); quote(t, &r->name); break;
 		case 't': text_append(t, " to ", 4); quote(t, &r->target); break;
 		case 'm': text_printf(t, " mode %04o", (unsigned)r->mode); break;
+		case 'o': format_owner(t, r); break;
 		case 'd': text_append(t, " ", 1); quote(t, &r->data); break;
 		case 'u': text_printf(t, " %llu", (unsigned long long)r->u); break;
 		case 'v': text_printf(t, " %llu", (unsigned long long)r->v); break;

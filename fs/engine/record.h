@@ -8,7 +8,7 @@
  *
  *   record = version:u8 kind:u8 session:u64 seq:u64 time_ns:i64 pid:u32 field*
  *   field  = u64 or i64 (8 bytes) | bytes = length:u32 data[length] | hash[32]
- *          | mode:u32
+ *          | mode:u32 | owner = uid:u32 gid:u32
  *
  * Which fields a kind has, in order, is the table in record.c (the letters
  * in the list below).  Decoding checks every length against what is left
@@ -17,6 +17,13 @@
  * fits) is apply's business, and a refusal there is an outcome.
  *
  * A decoded record points into the bytes it was decoded from.
+ *
+ * Version 2 added owners: a QUEUE_CREATE carries its queue's owner and
+ * mode, a FILE_CREATE its node's owner, a FILE_SETATTR an owner it may
+ * set, and QUEUE_SETATTR is new.  Records of version 1 still decode, as the
+ * version 2 records they stand for: their creates belong to
+ * RECORD_OWNER_DAEMON, and a queue of theirs has mode RECORD_QUEUE_MODE_V1
+ * (what every queue had then).  Only version 2 is written.
  */
 #ifndef RWFS_RECORD_H
 #define RWFS_RECORD_H
@@ -28,7 +35,12 @@
 #include "isa.h"
 #include "text.h"
 
-#define RECORD_VERSION 1
+#define RECORD_VERSION 2
+#define RECORD_VERSION_OLDEST 1
+/* The uid and gid of whoever runs the daemon that shows the node: what a
+ * create of version 1 belongs to.  No user has it ((uid_t)-1 is no uid). */
+#define RECORD_OWNER_DAEMON UINT32_MAX
+#define RECORD_QUEUE_MODE_V1 0666
 #define RECORD_HEADER_BYTES 30
 #define RECORD_HASH_BYTES 32
 #define RECORD_MAX_NAME 255           /* bytes of a name field */
@@ -41,7 +53,7 @@ enum record_kind {
 	 * and carry its id (q): the log position of the record that created it.
 	 * A live CREATE carries 0 (its id is its own position); a snapshot's
 	 * carries the id the queue had. */
-	RECORD_QUEUE_CREATE,   /* n u q: name, capacity */
+	RECORD_QUEUE_CREATE,   /* n u o m q: name, capacity, owner, mode */
 	RECORD_QUEUE_DELETE,   /* n q */
 	RECORD_QUEUE_PUSH,     /* n d q: the items as written, one per line */
 	RECORD_QUEUE_POP,      /* n u v q: the head item, held for (session, reader u); room v */
@@ -65,7 +77,7 @@ enum record_kind {
 	/* The file kinds (files.h) address a node by its id (q), or a name (n)
 	 * in a directory (u).  A live FILE_CREATE carries 0: the new node's id
 	 * is the record's position; a snapshot's carries the id it had. */
-	RECORD_FILE_CREATE,    /* u n v m q: in directory u, name, type v (files.h), mode */
+	RECORD_FILE_CREATE,    /* u n v m o q: in directory u, name, type v (files.h), mode, owner */
 	RECORD_FILE_WRITE,     /* u d q: data at offset u */
 	RECORD_FILE_APPEND,    /* d q: data at the end */
 	RECORD_FILE_REPLACE,   /* d q: the content becomes data (an O_TRUNC and its first write) */
@@ -73,7 +85,8 @@ enum record_kind {
 	RECORD_FILE_RENAME,    /* u n v t i: name in u to target in v, flags i */
 	RECORD_FILE_UNLINK,    /* u n */
 	RECORD_FILE_RMDIR,     /* u n */
-	RECORD_FILE_SETATTR,   /* v m j q: what v sets (files.h): mode, mtime j */
+	RECORD_FILE_SETATTR,   /* v m o j q: what v sets (files.h): mode, owner, mtime j */
+	RECORD_QUEUE_SETATTR,  /* n v m o q: what v sets (queues.h): mode, owner */
 	RECORD_KIND_END
 };
 
@@ -100,7 +113,8 @@ struct record {
 	uint64_t queue;    /* the queue kinds: the id of their queue; tickets: their file */
 	uint64_t ticket;   /* a ticket's number: the position of the record that asked */
 	uint64_t flags;    /* a ticket record's RECORD_TICKET_* */
-	uint32_t mode;     /* a file's permission bits */
+	uint32_t mode;     /* a file's or a queue's permission bits */
+	uint32_t uid, gid; /* its owner (RECORD_OWNER_DAEMON: the daemon's) */
 	uint64_t u, v;
 	int64_t i, j;
 	uint8_t hash[RECORD_HASH_BYTES];
@@ -116,8 +130,9 @@ int record_encode(const struct record *r, struct text *out);
  * log). */
 void record_set_origin(void *encoded, uint64_t session, uint64_t seq);
 
-/* Decodes len bytes into r.  Returns 0 or -EBADMSG (unknown version or
- * kind, a field past the end, a length over its bound, bytes left over). */
+/* Decodes len bytes (version 1 or 2) into r.  Returns 0 or -EBADMSG
+ * (unknown version or kind, a kind its version did not have, a field past
+ * the end, a length over its bound, bytes left over). */
 int record_decode(const void *buf, size_t len, struct record *r);
 
 /* The data field of a batch: encodes count instructions into buf (room for

@@ -28,6 +28,7 @@
 #include "files.h"
 #include "isa.h"
 #include "queue.h"
+#include "queues.h"
 
 #define STATE_DEFAULT_CELLS 256
 #define STATE_MAX_CELLS (1u << 20)
@@ -122,10 +123,11 @@ int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 /* Sets the capacity of queues created from now on (1..QUEUES_MAX_CAPACITY). */
 int state_set_queue_capacity(struct state *st, size_t capacity);
 
-/* Creates an empty queue.  Returns 0 and *id, -EINVAL (bad name), -EEXIST,
- * -ENOSPC (too many queues) or the log's error. */
-int state_queue_create(struct state *st, const char *name, size_t len, uint32_t pid,
-		       uint64_t *id);
+/* Creates an empty, unsealed queue owned by uid and gid with mode (the
+ * owner's write bit added when it has none).  Returns 0 and *id, -EINVAL (bad name, mode outside
+ * QUEUE_MODE_MASK), -EEXIST, -ENOSPC (too many queues) or the log's error. */
+int state_queue_create(struct state *st, const char *name, size_t len, uint32_t mode,
+		       uint32_t uid, uint32_t gid, uint32_t pid, uint64_t *id);
 
 /* Deletes the queue and its items.  Returns 0 and its *id, or -ENOENT. */
 int state_queue_delete(struct state *st, const char *name, size_t len, uint32_t pid,
@@ -170,6 +172,11 @@ int state_queue_unpop(struct state *st, uint64_t id, uint64_t ticket);
 
 /* Seals (no more pushes) or unseals a queue.  0 or -ENOENT, log errors. */
 int state_queue_seal(struct state *st, uint64_t id, bool sealed, uint32_t pid);
+
+/* Sets what `what` says (QUEUES_SET_MODE: mode, which seals or unseals;
+ * QUEUES_SET_OWNER: uid and gid).  0, -ENOENT, -EINVAL, log errors. */
+int state_queue_setattr(struct state *st, uint64_t id, unsigned what, uint32_t mode,
+			uint32_t uid, uint32_t gid, uint32_t pid);
 
 /* Sets a queue's capacity (1..QUEUES_MAX_CAPACITY, else -EINVAL). */
 int state_queue_set_capacity(struct state *st, uint64_t id, size_t capacity,
@@ -285,10 +292,11 @@ bool state_ticket_conflict(struct state *st, const struct state_ticket *t,
  * shared lock, pins under the exclusive lock.
  */
 
-/* Makes an empty file or directory (dir) with mode in directory parent:
- * 0 and its *id. */
+/* Makes an empty file or directory (dir) with mode, owned by uid and gid,
+ * in directory parent: 0 and its *id. */
 int state_file_create(struct state *st, uint64_t parent, const char *name, size_t len,
-		      bool dir, uint32_t mode, uint32_t pid, uint64_t *id);
+		      bool dir, uint32_t mode, uint32_t uid, uint32_t gid, uint32_t pid,
+		      uint64_t *id);
 
 /* Writes len bytes (at most RECORD_MAX_DATA) of data at offset. */
 int state_file_write(struct state *st, uint64_t id, uint64_t offset, const void *data,
@@ -316,9 +324,10 @@ int state_file_rename(struct state *st, uint64_t old_parent, const char *old_nam
 int state_file_unlink(struct state *st, uint64_t parent, const char *name, size_t len,
 		      bool dir, uint32_t pid);
 
-/* Sets what `what` says (FILES_SET_MODE, FILES_SET_MTIME) of node id. */
+/* Sets what `what` says (FILES_SET_MODE, FILES_SET_MTIME, FILES_SET_OWNER:
+ * uid and gid) of node id. */
 int state_file_setattr(struct state *st, uint64_t id, unsigned what, uint32_t mode,
-		       int64_t mtime_ns, uint32_t pid);
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns, uint32_t pid);
 
 /* The id and attributes (attr may be NULL) of name in parent: 0,
  * -ENOENT or -ENOTDIR. */

@@ -36,11 +36,12 @@ static int check_content(struct state *st, uint64_t id, uint64_t end)
 }
 
 int state_file_create(struct state *st, uint64_t parent, const char *name, size_t len,
-		      bool dir, uint32_t mode, uint32_t pid, uint64_t *id)
+		      bool dir, uint32_t mode, uint32_t uid, uint32_t gid, uint32_t pid,
+		      uint64_t *id)
 {
 	struct record r = { .kind = RECORD_FILE_CREATE, .pid = pid, .u = parent,
 			    .name = { name, len }, .v = dir ? FILES_DIR : FILES_FILE,
-			    .mode = mode & FILES_MODE_MASK };
+			    .mode = mode & FILES_MODE_MASK, .uid = uid, .gid = gid };
 	struct outcome out = { .err = 0 };
 	int ret;
 
@@ -128,10 +129,11 @@ int state_file_unlink(struct state *st, uint64_t parent, const char *name, size_
 }
 
 int state_file_setattr(struct state *st, uint64_t id, unsigned what, uint32_t mode,
-		       int64_t mtime_ns, uint32_t pid)
+		       uint32_t uid, uint32_t gid, int64_t mtime_ns, uint32_t pid)
 {
 	struct record r = { .kind = RECORD_FILE_SETATTR, .pid = pid, .v = what,
-			    .mode = mode & FILES_MODE_MASK, .j = mtime_ns, .queue = id };
+			    .mode = mode & FILES_MODE_MASK, .uid = uid, .gid = gid, .j = mtime_ns,
+			    .queue = id };
 	struct outcome out = { .err = 0 };
 	struct files_attr a;
 	int ret = state_file_attr(st, id, &a);

@@ -36,15 +36,15 @@ static int propose(struct state *st, struct record *r, struct outcome *out)
 	return ret ? ret : out->err;
 }
 
-int state_queue_create(struct state *st, const char *name, size_t len, uint32_t pid,
-		       uint64_t *id)
+int state_queue_create(struct state *st, const char *name, size_t len, uint32_t mode,
+		       uint32_t uid, uint32_t gid, uint32_t pid, uint64_t *id)
 {
 	struct record r = { .kind = RECORD_QUEUE_CREATE, .pid = pid, .name = { name, len },
-			    .u = st->queue_capacity };
+			    .u = st->queue_capacity, .mode = mode, .uid = uid, .gid = gid };
 	struct outcome out = { .err = 0 };
 	int ret;
 
-	if (!queue_name_valid(name, len))
+	if (!queue_name_valid(name, len) || (mode & ~QUEUE_MODE_MASK))
 		return -EINVAL;
 	ret = propose(st, &r, &out);
 	if (!ret)
@@ -265,6 +265,15 @@ int state_queue_unpop(struct state *st, uint64_t id, uint64_t ticket)
 int state_queue_seal(struct state *st, uint64_t id, bool sealed, uint32_t pid)
 {
 	struct record r = { .kind = RECORD_QUEUE_SEAL, .pid = pid, .u = sealed };
+
+	return change(st, id, &r);
+}
+
+int state_queue_setattr(struct state *st, uint64_t id, unsigned what, uint32_t mode,
+			uint32_t uid, uint32_t gid, uint32_t pid)
+{
+	struct record r = { .kind = RECORD_QUEUE_SETATTR, .pid = pid, .v = what, .mode = mode,
+			    .uid = uid, .gid = gid };
 
 	return change(st, id, &r);
 }

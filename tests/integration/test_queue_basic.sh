@@ -7,6 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
+# Queues get the mode their maker asks, less its umask.
+umask 022
+
 # --- creating and removing --------------------------------------------------
 
 touch "$Q/jobs" || fail "touch mnt/queues/jobs"
@@ -15,7 +18,7 @@ echo x >"$Q/made" || fail "echo x > mnt/queues/made"
 assert_match '^regular' "$(stat -c %F "$Q/fifo")" "type of a queue made by mkfifo"
 [[ -f "$Q/jobs" && ! -p "$Q/fifo" ]] || fail "queues are not regular files"
 assert_eq $'fifo\njobs\nmade' "$(ls "$Q")" "ls mnt/queues"
-assert_eq "-rw-rw-rw- 1048576" "$(stat -c '%A %s' "$Q/jobs")" "mode and size of an empty queue"
+assert_eq "-rw-r--r-- 1048576" "$(stat -c '%A %s' "$Q/jobs")" "mode and size of an empty queue"
 assert_eq 0 "$(qbytes "$Q/jobs")" "user.bytes of an empty queue"
 assert_eq 2 "$(qbytes "$Q/made")" "user.bytes of a queue holding x"
 assert_eq "b'x\n'" "$(qio r "$Q/made" --nb)" "the item of echo x > made"

@@ -6,6 +6,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
+# Queues get the mode their maker asks, less its umask.
+umask 022
+
 state=$TEST_TMP/state
 mkdir "$state"
 D=$TEST_TMP/d
@@ -31,10 +34,11 @@ rm "$Q/gone" || fail "rm gone"
 stop_rwfs d || fail "the daemon's exit status after fusermount3 -u"
 
 dump=$("$RWFS" --dump --state="$state") || fail "--dump failed"
-# Items keep their bytes, the empty one too (\n\n), one record a write.
+# Items keep their bytes, the empty one too (\n\n), one record a write;
+# chmod a-w is a QUEUE_SETATTR of the mode (1: QUEUES_SET_MODE).
 for record in 'QUEUE_CREATE "jobs" 100' 'QUEUE_PUSH "jobs" "one\ntwo words\n\n  padded  \nfive"' \
 	'QUEUE_PUSH "jobs" "six\n"' 'QUEUE_POP "jobs"' 'QUEUE_ACK "jobs"' 'QUEUE_CAPACITY "jobs" 7' \
-	'QUEUE_CREATE "s" 100' 'QUEUE_PUSH "s" "s1\ns2"' 'QUEUE_SEAL "s" 1' 'QUEUE_DELETE "gone"'; do
+	'QUEUE_CREATE "s" 100' 'QUEUE_PUSH "s" "s1\ns2"' 'QUEUE_SETATTR "s" 1 mode 0444' 'QUEUE_DELETE "gone"'; do
 	grep -qF -- "$record" <<<"$dump" || fail "no '$record' in --dump:
 $dump"
 done
@@ -68,7 +72,7 @@ kill9
 
 start_rwfs d --state="$state"
 assert_eq EAGAIN "$(qio drain "$Q/jobs")" "jobs, drained before the kill, stays empty"
-assert_eq "-rw-rw-rw-" "$(stat -c %A "$Q/s")" "the unseal survived"
+assert_eq "-rw-r--r--" "$(stat -c %A "$Q/s")" "the unseal survived"
 assert_eq 3 "$(qio getx "$Q/s" user.capacity)" "capacity of s"
 assert_eq $'b\'u1\\n\'\nb\'u2\\n\'\nEAGAIN' "$(qio drain "$Q/s")" "s after the second kill -9"
 assert_eq $'b\'late\\n\'\nEAGAIN' "$(qio drain "$Q/late")" "late after the second kill -9"

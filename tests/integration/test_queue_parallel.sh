@@ -8,6 +8,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
+# Queues get the mode their maker asks, less its umask.
+umask 022
+
 # nonblocking_write PATH: one O_NONBLOCK write of "nb"; prints the errno
 # name (or OK) and the time it took in ms.
 nonblocking_write() {
@@ -60,7 +63,7 @@ assert_eq 1 "$(stat_value queue.p.in)" "nothing entered but full"
 logged_in_order 'seal queues/p -> ok' 'write queues/p "blocked" -> error: Broken pipe'
 timeout 5 setfattr -n user.unseal -v p "$Q" || fail "setfattr user.unseal"
 assert_eq OK "$(qio w "$Q/p" 'b"again"')" "a write after user.unseal"
-assert_eq "-rw-rw-rw-" "$(stat -c %A "$Q/p")" "mode after user.unseal"
+assert_eq "-rw-r--r--" "$(stat -c %A "$Q/p")" "mode after user.unseal (the bits before the seal)"
 
 # --- user.remove of queues/: writers EPIPE, readers end of file ---------------
 

@@ -7,6 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
+# Queues get the mode their maker asks, less its umask.
+umask 022
+
 touch "$Q/s" "$Q/other"
 assert_eq OK "$(qio w "$Q/s" 'b"x\ny"')" "two items"
 chmod a-w "$Q/s" || fail "chmod a-w"
@@ -35,26 +38,34 @@ assert_eq 0 "$(qbytes "$Q/s")" "user.bytes of a sealed empty queue"
 
 # Unsealed: writable again, an empty queue blocks again.
 chmod u+w "$Q/s" || fail "chmod u+w"
-assert_eq "-rw-rw-rw-" "$(stat -c %A "$Q/s")" "mode after chmod u+w"
+assert_eq "-rw-r--r--" "$(stat -c %A "$Q/s")" "mode after chmod u+w"
 assert_eq 0 "$(stat_value queue.s.sealed)" "queue.s.sealed after chmod u+w"
 wait_until 5 grep -qE ' \(chmod\) unseal queues/s -> ok$' "$RWFS_LOG" || fail "no unseal line in the event log"
 assert_eq EAGAIN "$(qio r "$Q/s" --nb)" "O_NONBLOCK read of an unsealed empty queue"
 assert_eq OK "$(qio w "$Q/s" 'b"again"')" "write after the unseal"
 assert_eq "b'again\n'" "$(qio r "$Q/s")" "read after the unseal"
 
-# Any mode without a write bit seals; any with one unseals.
+# Any mode without a write bit seals; any with one unseals.  The other
+# bits are kept and shown.
 for mode in 0444 0555 0000 0400; do
 	chmod "$mode" "$Q/s" || fail "chmod $mode"
 	assert_eq 1 "$(stat_value queue.s.sealed)" "sealed after chmod $mode"
-	assert_eq "-r--r--r--" "$(stat -c %A "$Q/s")" "mode shown after chmod $mode"
+	assert_eq "$(printf %o $((8#$mode)))" "$(stat -c %a "$Q/s")" "mode shown after chmod $mode"
 	chmod 0666 "$Q/s" || fail "chmod 0666"
 done
 for mode in 0644 0200 0020 0002; do
 	chmod a-w "$Q/s" || fail "chmod a-w"
 	chmod "$mode" "$Q/s" || fail "chmod $mode"
 	assert_eq 0 "$(stat_value queue.s.sealed)" "unsealed after chmod $mode"
-	assert_eq "-rw-rw-rw-" "$(stat -c %A "$Q/s")" "mode shown after chmod $mode"
+	assert_eq "$(printf %o $((8#$mode)))" "$(stat -c %a "$Q/s")" "mode shown after chmod $mode"
 done
+# An unseal by name gives back the write bits the queue had.
+chmod 0620 "$Q/s" || fail "chmod 0620"
+chmod a-w "$Q/s" || fail "chmod a-w before user.unseal"
+assert_eq 400 "$(stat -c %a "$Q/s")" "mode of the sealed queue"
+setfattr -n user.unseal -v s "$Q" || fail "setfattr user.unseal"
+assert_eq 620 "$(stat -c %a "$Q/s")" "mode after user.unseal"
+chmod 0644 "$Q/s" || fail "chmod 0644"
 
 # Blocked readers of an empty queue wake with end of file at the seal.
 park_readers s 3

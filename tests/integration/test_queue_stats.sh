@@ -5,6 +5,9 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/queue_lib.sh"
 
+# Queues get the mode their maker asks, less its umask.
+umask 022
+
 # expect_queue NAME DEPTH CAPACITY BYTES IN OUT SEALED READERS WRITERS
 expect_queue() {
 	local want got
@@ -36,7 +39,7 @@ expect_queue s 2 2 5 3 1 1 0 0
 assert_eq "-r--r--r--" "$(stat -c %A "$Q/s")" "mode of a sealed queue"
 chmod u+w "$Q/s" || fail "chmod u+w"
 expect_queue s 2 2 5 3 1 0 0 0
-assert_eq "-rw-rw-rw-" "$(stat -c %A "$Q/s")" "mode of an unsealed queue"
+assert_eq "-rw-r--r--" "$(stat -c %A "$Q/s")" "mode of an unsealed queue"
 assert_eq "b'\n'" "$(qio r "$Q/s")" "pop of an empty item"
 assert_eq "b'cde\n'" "$(qio r "$Q/s")" "pop"
 expect_queue s 0 2 0 3 3 0 0 0

@@ -3,7 +3,9 @@
  * give the same digest; a snapshot keeps the digest and the queues' ids; a
  * record that breaks a bound, is about a queue deleted (even one made again
  * under its name), comes from a session that is not open, or repeats,
- * changes nothing; a session that ends gives back what its readers held.
+ * changes nothing; a session that ends gives back what its readers held;
+ * owners and modes come through a snapshot and a replay, records of
+ * version 1 among them.
  *
  * Records are written straight into a memory log (fs/log/memory.h), as a
  * damaged journal or another host could hand them over, and a state
@@ -478,6 +480,126 @@ static void test_an_ended_session_gives_back_what_it_held(void **state)
 	state_free(st);
 }
 
+/* r as version 1 wrote it: without the cut bytes at offset at. */
+static void append_v1(struct log *log, struct record r, size_t at, size_t cut)
+{
+	struct text t = TEXT_INIT;
+	uint64_t position;
+
+	assert_int_equal(record_encode(&r, &t), 0);
+	memmove(t.buf + at, t.buf + at + cut, t.len - at - cut);
+	t.buf[0] = 1;
+	assert_int_equal(log_append(log, t.buf, t.len - cut, &position), 0);
+	text_free(&t);
+}
+
+static struct record queue_attr(const char *name, uint64_t id, unsigned what, uint32_t mode,
+				uint32_t uid, uint32_t gid)
+{
+	struct record r = about(RECORD_QUEUE_SETATTR, name, id);
+
+	r.v = what, r.mode = mode, r.uid = uid, r.gid = gid;
+	return r;
+}
+
+/* A history of owners and modes: a queue of nobody's, sealed by chmod,
+ * given to 7:8; a queue made without a write bit; a file given to 1:2; an
+ * old queue of version 1; and the refusals between them. */
+static struct log *owners(uint64_t *mine, uint64_t *file)
+{
+	struct log *log = log_memory_new();
+	struct record r;
+
+	assert_non_null(log);
+	r = rec(RECORD_SESSION_OPEN);
+	r.u = SESSION;
+	append(log, r);
+	r = named(RECORD_QUEUE_CREATE, "mine");
+	r.u = 10, r.mode = 0640, r.uid = 65534, r.gid = 100;
+	*mine = append(log, r);
+	append(log, queue_attr("mine", *mine, QUEUES_SET_MODE, 0400, 0, 0));
+	append(log, queue_attr("mine", *mine, QUEUES_SET_OWNER, 0, 7, 8));
+	append(log, queue_attr("mine", *mine, 4, 0, 9, 9));          /* refused: what */
+	append(log, queue_attr("mine", *mine, QUEUES_SET_MODE | QUEUES_SET_OWNER, 010000, 9,
+			       9));                                      /* refused: mode */
+	append(log, queue_attr("mine", *mine + 1, QUEUES_SET_OWNER, 0, 9, 9)); /* refused: id */
+	r = named(RECORD_QUEUE_CREATE, "ro");
+	r.u = 10, r.mode = 0444, r.uid = 5, r.gid = 5;
+	append(log, r);
+	r = named(RECORD_QUEUE_CREATE, "bad");
+	r.u = 10, r.mode = 0100644;
+	append(log, r);                                              /* refused: mode */
+	r = named(RECORD_FILE_CREATE, "f");
+	r.u = FILES_ROOT, r.v = FILES_FILE, r.mode = 0600, r.uid = 65534, r.gid = 65534;
+	*file = append(log, r);
+	r = rec(RECORD_FILE_SETATTR);
+	r.queue = *file, r.v = FILES_SET_OWNER, r.uid = 1, r.gid = 2;
+	append(log, r);
+	r.v = FILES_SET_OWNER | FILES_SET_MODE, r.mode = 010000, r.uid = 3;
+	append(log, r);                                              /* refused: mode */
+	r.v = 8;
+	append(log, r);                                              /* refused: what */
+	/* version 1: n u, then (version 2) o m, then q */
+	r = named(RECORD_QUEUE_CREATE, "old");
+	r.u = 10, r.mode = 0600, r.uid = 1, r.gid = 1;
+	append_v1(log, r, RECORD_HEADER_BYTES + 4 + 3 + 8, 8 + 4);
+	return log;
+}
+
+static void expect_owners(struct state *st, uint64_t mine, uint64_t file)
+{
+	struct queue_stats qs;
+	struct files_attr a;
+	uint64_t id;
+
+	assert_int_equal(state_queue_find(st, "mine", 4, &id, &qs), 0);
+	assert_int_equal(id, mine);
+	assert_true(qs.sealed);
+	assert_int_equal(qs.mode, 0600); /* 0400 and the write bit it had */
+	assert_int_equal(qs.uid, 7);
+	assert_int_equal(qs.gid, 8);
+	assert_int_equal(state_queue_find(st, "ro", 2, &id, &qs), 0);
+	assert_false(qs.sealed);
+	assert_int_equal(qs.mode, 0644);
+	assert_int_equal(qs.uid, 5);
+	assert_int_equal(state_queue_find(st, "bad", 3, &id, &qs), -ENOENT);
+	assert_int_equal(state_queue_find(st, "old", 3, &id, &qs), 0);
+	assert_int_equal(qs.mode, RECORD_QUEUE_MODE_V1);
+	assert_int_equal(qs.uid, QUEUE_OWNER_DAEMON);
+	assert_int_equal(qs.gid, QUEUE_OWNER_DAEMON);
+	assert_int_equal(state_file_lookup(st, FILES_ROOT, "f", 1, &id, &a), 0);
+	assert_int_equal(id, file);
+	assert_int_equal(a.mode, 0600);
+	assert_int_equal(a.uid, 1);
+	assert_int_equal(a.gid, 2);
+}
+
+static void test_owners_survive_a_replay_and_a_snapshot(void **state)
+{
+	char da[STATE_DIGEST_HEX + 1], db[STATE_DIGEST_HEX + 1], dc[STATE_DIGEST_HEX + 1];
+	struct state *a, *b, *c;
+	uint64_t mine, file;
+	struct log *log;
+
+	(void)state;
+	log = owners(&mine, &file);
+	c = follower(log_memory_copy(log));
+	a = follower(log);
+	expect_owners(a, mine, file);
+	expect_owners(c, mine, file);
+	assert_int_equal(state_compact(a), 0);
+	b = follower(log_memory_copy(state_log(a)));
+	expect_owners(b, mine, file);
+	digest_of(a, da);
+	digest_of(b, db);
+	digest_of(c, dc);
+	assert_string_equal(da, db);
+	assert_string_equal(da, dc);
+	state_free(a);
+	state_free(b);
+	state_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -488,6 +610,7 @@ int main(void)
 		cmocka_unit_test(test_a_snapshot_keeps_queue_ids),
 		cmocka_unit_test(test_fence_and_repeats),
 		cmocka_unit_test(test_an_ended_session_gives_back_what_it_held),
+		cmocka_unit_test(test_owners_survive_a_replay_and_a_snapshot),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,7 +25,7 @@ static struct record sample(enum record_kind kind)
 		.pid = 4242, .name = { "jobs", 4 }, .data = { binary, sizeof(binary) },
 		.queue = 17, .u = 9, .v = 1ull << 40, .i = -3, .j = INT64_MAX,
 		.ticket = 31, .flags = RECORD_TICKET_POSIX | RECORD_TICKET_WAIT,
-		.target = { "done", 4 }, .mode = 0644,
+		.target = { "done", 4 }, .mode = 0644, .uid = 1000, .gid = 100,
 	};
 
 	for (int k = 0; k < RECORD_HASH_BYTES; k++)
@@ -61,6 +61,7 @@ static void test_every_kind_round_trips(void **state)
 		 * (but a cancel), a file kind its node (but those that name
 		 * it); no other kind does */
 		is_queue = (kind >= RECORD_QUEUE_CREATE && kind <= RECORD_QUEUE_HELD) ||
+			   kind == RECORD_QUEUE_SETATTR ||
 			   (kind >= RECORD_TICKET_LOCK && kind <= RECORD_TICKET_HELD &&
 			    kind != RECORD_TICKET_CANCEL) ||
 			   (kind >= RECORD_FILE_CREATE && kind <= RECORD_FILE_SETATTR &&
@@ -241,6 +242,101 @@ static void test_readable_form(void **state)
 	assert_string_equal(record_kind_name(RECORD_KIND_END), "?");
 }
 
+/* The encoding of sample(kind) as version 1 wrote it: without the cut
+ * bytes at offset at (its owner, and a queue's mode). */
+static void encode_v1(enum record_kind kind, size_t at, size_t cut, struct text *t)
+{
+	struct record in = sample(kind);
+
+	encode_ok(&in, t);
+	memmove(t->buf + at, t->buf + at + cut, t->len - at - cut);
+	t->len -= cut;
+	t->buf[0] = 1;
+}
+
+#define NAME_FIELD (4 + 4) /* "jobs" with its length */
+
+static void test_version_1_creates_are_the_daemons(void **state)
+{
+	struct record out;
+	struct text t;
+
+	(void)state;
+	/* QUEUE_CREATE: n u, then (version 2) o m, then q */
+	encode_v1(RECORD_QUEUE_CREATE, RECORD_HEADER_BYTES + NAME_FIELD + 8, 8 + 4, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), 0);
+	assert_int_equal(out.kind, RECORD_QUEUE_CREATE);
+	assert_int_equal(out.u, 9);
+	assert_int_equal(out.queue, 17);
+	assert_int_equal(out.uid, RECORD_OWNER_DAEMON);
+	assert_int_equal(out.gid, RECORD_OWNER_DAEMON);
+	assert_int_equal(out.mode, RECORD_QUEUE_MODE_V1);
+	text_free(&t);
+	/* FILE_CREATE: u n v m, then (version 2) o, then q */
+	encode_v1(RECORD_FILE_CREATE, RECORD_HEADER_BYTES + 8 + NAME_FIELD + 8 + 4, 8, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), 0);
+	assert_int_equal(out.mode, 0644);
+	assert_int_equal(out.v, 1ull << 40);
+	assert_int_equal(out.queue, 17);
+	assert_int_equal(out.uid, RECORD_OWNER_DAEMON);
+	text_free(&t);
+	/* FILE_SETATTR: v m, then (version 2) o, then j q */
+	encode_v1(RECORD_FILE_SETATTR, RECORD_HEADER_BYTES + 8 + 4, 8, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), 0);
+	assert_int_equal(out.mode, 0644);
+	assert_int_equal(out.j, INT64_MAX);
+	assert_int_equal(out.queue, 17);
+	text_free(&t);
+	/* a kind version 1 wrote as version 2 does */
+	encode_v1(RECORD_QUEUE_DELETE, RECORD_HEADER_BYTES, 0, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), 0);
+	assert_int_equal(out.queue, 17);
+	text_free(&t);
+}
+
+static void test_version_1_refuses_what_it_did_not_have(void **state)
+{
+	struct record out;
+	struct text t;
+
+	(void)state;
+	encode_v1(RECORD_QUEUE_SETATTR, RECORD_HEADER_BYTES, 0, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), -EBADMSG);
+	text_free(&t);
+	/* a version 2 create read as version 1 has bytes left over */
+	encode_v1(RECORD_QUEUE_CREATE, RECORD_HEADER_BYTES, 0, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), -EBADMSG);
+	t.buf[0] = 0;
+	assert_int_equal(record_decode(t.buf, t.len, &out), -EBADMSG);
+	text_free(&t);
+}
+
+static void test_owners_round_trip_and_read(void **state)
+{
+	struct record in = sample(RECORD_QUEUE_SETATTR), out;
+	char line[512];
+	struct text t;
+
+	(void)state;
+	in.uid = 65534;
+	in.gid = UINT32_MAX - 1;
+	encode_ok(&in, &t);
+	assert_int_equal(record_decode(t.buf, t.len, &out), 0);
+	assert_int_equal(out.uid, 65534);
+	assert_int_equal(out.gid, UINT32_MAX - 1);
+	assert_int_equal(out.mode, 0644);
+	assert_int_equal(out.v, 1ull << 40);
+	text_free(&t);
+	in.time_ns = 0;
+	in.pid = 0;
+	record_format(&in, line, sizeof(line));
+	assert_string_equal(line, "session 77 seq 5 QUEUE_SETATTR \"jobs\" 1099511627776 "
+				  "mode 0644 owner 65534:4294967294 #17");
+	in.uid = in.gid = RECORD_OWNER_DAEMON;
+	record_format(&in, line, sizeof(line));
+	assert_non_null(strstr(line, " owner daemon #17"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +349,9 @@ int main(void)
 		cmocka_unit_test(test_batch_keeps_its_instructions),
 		cmocka_unit_test(test_batch_refuses_what_no_parser_makes),
 		cmocka_unit_test(test_readable_form),
+		cmocka_unit_test(test_version_1_creates_are_the_daemons),
+		cmocka_unit_test(test_version_1_refuses_what_it_did_not_have),
+		cmocka_unit_test(test_owners_round_trip_and_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

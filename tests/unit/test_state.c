@@ -521,11 +521,11 @@ static void test_queue_ids(void **state)
 
 	assert_non_null(again);
 	assert_non_null(loaded);
-	assert_int_equal(state_queue_create(st, "q", 1, 0, &old), 0);
+	assert_int_equal(state_queue_create(st, "q", 1, 0644, 0, 0, 0, &old), 0);
 	assert_int_equal(state_queue_push(st, old, "a\n", 2, 0), 0);
 	assert_int_equal(state_queue_delete(st, "q", 1, 0, &gone), 0);
 	assert_int_equal(gone, old);
-	assert_int_equal(state_queue_create(st, "q", 1, 0, &new), 0);
+	assert_int_equal(state_queue_create(st, "q", 1, 0644, 0, 0, 0, &new), 0);
 	assert_true(new > old);
 	assert_int_equal(state_queue_push(st, old, "b\n", 2, 0), -ENOENT);
 	assert_int_equal(state_queue_pop(st, old, 100, 0, item, &len, &ticket), -ENOENT);
@@ -636,7 +636,7 @@ static void test_an_unjournaled_ack_is_settled_later(void **state)
 	flaky->log.ops = &flaky_ops;
 	flaky->inner = log_memory_copy(state_log(st));
 	assert_int_equal(state_attach_log(st, &flaky->log, msg, sizeof(msg)), 0);
-	assert_int_equal(state_queue_create(st, "q", 1, 0, &id), 0);
+	assert_int_equal(state_queue_create(st, "q", 1, 0644, 0, 0, 0, &id), 0);
 	assert_int_equal(state_queue_push(st, id, "a\nb\n", 4, 0), 0);
 	assert_int_equal(state_queue_pop(st, id, 100, 0, item, &len, &ticket), 0);
 	flaky->full = true;

@@ -32,7 +32,7 @@ static uint64_t make(struct state *st, uint64_t parent, const char *name, bool d
 {
 	uint64_t id;
 
-	assert_int_equal(state_file_create(st, parent, name, strlen(name), dir, 0644, 7, &id),
+	assert_int_equal(state_file_create(st, parent, name, strlen(name), dir, 0644, 0, 0, 7, &id),
 			 0);
 	return id;
 }
@@ -56,7 +56,7 @@ static void test_each_change_is_one_record(void **state)
 	assert_int_equal(state_file_replace(st, f, "new\n", 4, 7), 0);
 	assert_string_equal(content(st, f, buf, sizeof(buf)), "new\n");
 	assert_int_equal(state_file_truncate(st, f, 2, 7), 0);
-	assert_int_equal(state_file_setattr(st, f, FILES_SET_MODE, 0600, 0, 7), 0);
+	assert_int_equal(state_file_setattr(st, f, FILES_SET_MODE, 0600, 0, 0, 0, 7), 0);
 	assert_int_equal(state_file_attr(st, f, &a), 0);
 	assert_int_equal(a.size, 2);
 	assert_int_equal(a.mode, 0600);
@@ -82,9 +82,9 @@ static void test_refusals_make_no_record_or_change_nothing(void **state)
 	for (int k = 0; k < 3; k++)
 		assert_int_equal(state_file_attr(st, ids[k], &want[k]), 0);
 	/* seen before any record */
-	assert_int_equal(state_file_create(st, FILES_ROOT, "a\001b", 3, false, 0644, 7, &id),
+	assert_int_equal(state_file_create(st, FILES_ROOT, "a\001b", 3, false, 0644, 0, 0, 7, &id),
 			 -EINVAL);
-	assert_int_equal(state_file_create(st, FILES_ROOT, "..", 2, false, 0644, 7, &id),
+	assert_int_equal(state_file_create(st, FILES_ROOT, "..", 2, false, 0644, 0, 0, 7, &id),
 			 -EINVAL);
 	assert_int_equal(state_file_write(st, f, FILES_MAX_FILE_SIZE, "x", 1, 7), -EFBIG);
 	assert_int_equal(state_file_write(st, 999999, 0, "x", 1, 7), -ENOENT);
@@ -92,7 +92,7 @@ static void test_refusals_make_no_record_or_change_nothing(void **state)
 	assert_int_equal(state_file_unlink(st, FILES_ROOT, "nothing", 7, false, 7), -ENOENT);
 	assert_int_equal(records(st), before);
 	/* decided by apply: a record each, and no change */
-	assert_int_equal(state_file_create(st, FILES_ROOT, "f", 1, true, 0755, 7, &id), -EEXIST);
+	assert_int_equal(state_file_create(st, FILES_ROOT, "f", 1, true, 0755, 0, 0, 7, &id), -EEXIST);
 	assert_int_equal(state_file_unlink(st, FILES_ROOT, "d", 1, false, 7), -EISDIR);
 	assert_int_equal(state_file_rename(st, FILES_ROOT, "d", 1, FILES_ROOT, "f", 1,
 					   FILES_RENAME_NOREPLACE, 7), -EEXIST);
@@ -152,7 +152,7 @@ static void test_replay_and_snapshot_rebuild_the_tree(void **state)
 	assert_int_equal(state_file_rename(st, FILES_ROOT, "a", 1, b, "a", 1, 0, 7), 0);
 	g = make(st, b, "g", false);
 	assert_int_equal(state_file_write(st, g, 0, "gee", 3, 7), 0);
-	assert_int_equal(state_file_setattr(st, g, FILES_SET_MTIME, 0, 12345, 7), 0);
+	assert_int_equal(state_file_setattr(st, g, FILES_SET_MTIME, 0, 0, 0, 12345, 7), 0);
 	assert_int_equal(state_digest(st, &at, want), 0);
 
 	replayed = state_new(NULL);
