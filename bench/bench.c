@@ -247,10 +247,9 @@ static bool is_ctl(const char *path)
 	return strcmp(slash != NULL ? slash + 1 : path, "ctl") == 0;
 }
 
-static void loop_ctl(struct worker *w)
+/* Writes batch (len bytes) as one write() to ctl, flat out. */
+static void loop_batch(struct worker *w, const char *batch, size_t len)
 {
-	static const char batch[] = "ADD A 1\n";
-	const size_t len = sizeof(batch) - 1;
 	bool ctl = is_ctl(w->path);
 	int fd = open_or_die(w->path, O_RDWR);
 	uint64_t t0, ops = 0;
@@ -268,6 +267,26 @@ static void loop_ctl(struct worker *w)
 	w->elapsed_ns = now_ns() - t0;
 	w->ops = ops;
 	close_or_die(fd, w->path);
+}
+
+static void loop_ctl(struct worker *w)
+{
+	static const char batch[] = "ADD A 1\n";
+
+	loop_batch(w, batch, sizeof(batch) - 1);
+}
+
+#define BATCH_LINES 100
+
+/* A batch of 100 instructions, one record: 100 "ADD A 1" lines. */
+static void loop_ctl100(struct worker *w)
+{
+	static const char line[] = "ADD A 1\n";
+	char batch[BATCH_LINES * (sizeof(line) - 1)];
+
+	for (size_t k = 0; k < BATCH_LINES; k++)
+		memcpy(batch + k * (sizeof(line) - 1), line, sizeof(line) - 1);
+	loop_batch(w, batch, sizeof(batch));
 }
 
 /* ---- latency samples --------------------------------------------------- */
@@ -521,6 +540,7 @@ static void usage(void)
 		"       bench pwrite FILE THREADS SECONDS   loop pwrite(\"1\\n\", offset 0)\n"
 		"       bench ctl FILE THREADS SECONDS      loop write(\"ADD A 1\\n\"); a file\n"
 		"                                           not named ctl gets pwrite at 0\n"
+		"       bench ctl100 FILE THREADS SECONDS   the same with 100 such lines a write\n"
 		"       bench writer-latency READFILE WRITEFILE READERS SECONDS\n"
 		"       bench lock READERS SECONDS          rwfs rwlock vs glibc rwlock\n"
 		"       bench pwrite-each SECONDS FILE...   pwrite as above, a thread per file\n"
@@ -572,6 +592,7 @@ static const struct {
 	{ "cat", loop_cat },
 	{ "pwrite", loop_pwrite },
 	{ "ctl", loop_ctl },
+	{ "ctl100", loop_ctl100 },
 };
 
 static void cmd_file(void (*loop)(struct worker *w), const char *path,

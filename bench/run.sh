@@ -13,7 +13,8 @@
 #               and the disk's fdatasync; start-up on a journal of a
 #               million records; the journal before and after compaction
 #   queues      items/s through a queue (1+1 and 4+4 threads), a named
-#               pipe and Redis (when redis-server is installed); the round
+#               pipe and Redis (when redis-server is installed), also with
+#               every process on one CPU; the round
 #               trip of one item against bare FUSE requests
 #   shop        purchases/s with 1 and 4 buyers; cat mnt/inventory
 #   files       mnt/files/: pread and pwrite of 4 KiB and 1 MiB against
@@ -55,7 +56,7 @@ cd "$root" || exit 1
 
 secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
-ops=${BENCH_OPS:-pread cat pwrite ctl}
+ops=${BENCH_OPS:-pread cat pwrite ctl ctl100}
 thread_counts=${BENCH_THREADS:-1 2 4}
 parts=${BENCH_PARTS:-core,durability,queues,shop,files,profile,loop,plots}
 profile_ops=${BENCH_PROFILE_OPS:-5000}
@@ -64,8 +65,11 @@ journal_records=${BENCH_JOURNAL_RECORDS:-1000000}
 cflags="-std=gnu11 -O2 -Wall -Wextra -Werror"
 
 # Targets.
-target_pread_pct=90     # register pread, % of minfuse
-target_pwrite_pct=85    # register pwrite, % of minfuse
+target_pread_pct=95     # register pread, % of minfuse
+target_pwrite_pct=95    # register pwrite, % of minfuse
+target_ctl100_pct=50    # ctl writes of 100 instructions, % of minfuse's writes
+target_read_insn_x=1.5  # daemon instructions per register read over minfuse's
+target_write_insn_x=2   # and per write
 target_wait_us=5000     # writer's longest write() under 4 readers
 target_rss_kib=16384    # daemon's VmRSS after the run
 target_everysec_pct=85  # --sync=everysec register pwrite, % of minfuse
@@ -86,8 +90,8 @@ case $secs in
 esac
 for op in $ops; do
 	case $op in
-	pread | cat | pwrite | ctl) ;;
-	*) die "BENCH_OPS: unknown operation '$op' (pread cat pwrite ctl)" ;;
+	pread | cat | pwrite | ctl | ctl100) ;;
+	*) die "BENCH_OPS: unknown operation '$op' (pread cat pwrite ctl ctl100)" ;;
 	esac
 done
 for t in $thread_counts; do
@@ -381,11 +385,12 @@ mount_ref() {
 # ---- core: registers and ctl against minfuse and tmpfs ---------------------
 
 core_min_pread1=  # minfuse pread, 1 thread: the bare FUSE read (queues part)
+core_ctl100_1=    # rwfs batches of 100 instructions/s, 1 thread (queues part)
 
 run_core() {
 	local mnt_rwfs=$tmp/rwfs rwfs_note op t f_rwfs f_ref i out r m s p
 	local min_pread_pct='' min_pwrite_pct='' rs ms ss ps
-	local pread_ratios=() pwrite_ratios=()
+	local pread_ratios=() pwrite_ratios=() ctl100_ratios=() min_ctl100_pct=''
 	local wl_rwfs wl_min fs line wait_max_us lk l rss_kib hwm_kib rwfs_pid
 
 	if ! start_fs rwfs "$tmp/rwfs.out" "$root/rwfs" -f --quiet; then
@@ -421,7 +426,7 @@ run_core() {
 
 	for op in $ops; do
 		case $op in
-		ctl) f_rwfs=$mnt_rwfs/ctl f_ref=$ref/R ;;
+		ctl | ctl100) f_rwfs=$mnt_rwfs/ctl f_ref=$ref/R ;;
 		*) f_rwfs=$mnt_rwfs/A f_ref=$ref/A ;;
 		esac
 		for t in $thread_counts; do
@@ -460,6 +465,12 @@ run_core() {
 				[ -z "$min_pread_pct" ] || [ "$(at_least "$p" "$min_pread_pct")" = no ] &&
 					min_pread_pct=$p
 				[ "$t" = 1 ] && core_min_pread1=$m
+				;;
+			ctl100)
+				ctl100_ratios+=("${ps[@]}")
+				[ -z "$min_ctl100_pct" ] || [ "$(at_least "$p" "$min_ctl100_pct")" = no ] &&
+					min_ctl100_pct=$p
+				[ "$t" = 1 ] && core_ctl100_1=$r
 				;;
 			pwrite)
 				pwrite_ratios+=("${ps[@]}")
@@ -519,6 +530,8 @@ run_core() {
 		"$min_pread_pct" "${pread_ratios[@]}"
 	ratio_target "register pwrite >= ${target_pwrite_pct}% of minfuse" "$target_pwrite_pct" \
 		"$min_pwrite_pct" "${pwrite_ratios[@]}"
+	ratio_target "ctl batch of 100 >= ${target_ctl100_pct}% of minfuse's writes" \
+		"$target_ctl100_pct" "$min_ctl100_pct" "${ctl100_ratios[@]}"
 	target "writer's longest write() < $((target_wait_us / 1000)) ms" \
 		"${wait_max_us} us" "$(verdict "$(below "$wait_max_us" "$target_wait_us")")"
 	target "rwfs VmRSS < $((target_rss_kib / 1024)) MiB" \
@@ -685,6 +698,51 @@ q_44() { run_bench queue "$tmp/queues/queues/bench" 4 4 "$round_secs"; }
 q_pipe() { run_bench pipe "$tmp/fifo" 1 "$round_secs"; }
 q_redis() { run_bench redis "$redis_port" "$round_secs"; }
 q_rt() { run_bench queue-rt "$tmp/queues/queues/bench-rt" "$round_secs"; }
+q_11_cpu0() { taskset -c 0 bench/bench queue "$tmp/queues/queues/bench" 1 1 "$round_secs"; }
+q_redis_cpu0() { taskset -c 0 bench/bench redis "$redis_port" "$round_secs"; }
+
+# Every thread of process $1 on the CPUs of mask $2 (hex, as taskset -p prints).
+pin() {
+	taskset -a -p "$2" "$1" >/dev/null
+}
+
+# rwfs's batches of 100 instructions (1 thread, the core part) against
+# Redis answering 100 pipelined INCRs a round trip (redis-benchmark -P 100,
+# one client), in operations per second.
+ctl_against_redis_pipeline() {
+	local rps ips
+	if ! command -v redis-benchmark >/dev/null; then
+		echo "redis-benchmark not installed: no pipeline comparison"
+		return 0
+	fi
+	rps=$(redis-benchmark -h 127.0.0.1 -p "$redis_port" -c 1 -P 100 -t incr -n 2000000 -q \
+		2>/dev/null | tr '\r' '\n' | awk '/requests per second/ { v = $2 } END { print v }')
+	[ -n "$rps" ] || die "redis-benchmark printed no rate"
+	if [ -z "$core_ctl100_1" ]; then
+		echo "redis-benchmark INCR -P 100, 1 client: $rps ops/s (no ctl100 figure: core part not run)"
+		return 0
+	fi
+	ips=$(awk -v r="$core_ctl100_1" 'BEGIN { printf "%.0f", r * 100 }')
+	echo "instructions/s: rwfs ctl batches of 100, 1 thread $ips (core part);" \
+		"redis-benchmark INCR -P 100, 1 client, $rps: rwfs / redis $(ratio "$ips" "$rps")x"
+}
+
+# The queue against Redis with every process on CPU 0: the daemon, Redis
+# and the clients share one CPU, so a request costs its whole path.
+queue_on_one_cpu() {
+	local all redis_x
+	all=$(taskset -p $$ | awk '{ print $NF }')
+	pin "${fs_pid[queues]}" 1 && pin "$redis_pid" 1 || die "taskset failed"
+	alternate q_11_cpu0 q_redis_cpu0
+	pin "${fs_pid[queues]}" "$all"
+	pin "$redis_pid" "$all"
+	# shellcheck disable=SC2046
+	redis_x=$(awk -v m="$(median_f $(round_ratios q_11_cpu0 q_redis_cpu0))" 'BEGIN { printf "%.2f", m }')
+	echo "all on CPU 0: rwfs queue 1+1 $(med q_11_cpu0) items/s, redis $(med q_redis_cpu0)" \
+		"items/s: ${redis_x}x"
+	target "queue 1+1 >= ${target_redis_x}x redis, all on one CPU" "${redis_x}x" \
+		"$(verdict "$(at_least "$redis_x" "$target_redis_x")")"
+}
 q_read() { run_bench pread "$mnt_min/f" 1 "$round_secs"; }
 
 # Starts redis-server on a free port of 127.0.0.1, without persistence;
@@ -776,6 +834,8 @@ run_queues() {
 			"sequential push+pop): rwfs / redis $(ratio "$rt" "$(med q_redis)")x"
 		target "queue 1+1 >= ${target_redis_x}x redis push+pop" "${redis_x}x" \
 			"$(verdict "$(at_least "$redis_x" "$target_redis_x")")"
+		queue_on_one_cpu
+		ctl_against_redis_pipeline
 		stop_redis
 	else
 		target "queue 1+1 >= ${target_redis_x}x redis push+pop" "-" "not run (no redis-server)"
@@ -999,7 +1059,7 @@ cg_per_op() {
 }
 
 run_profile() {
-	local op r m
+	local op r m x goal
 	echo
 	echo "== profile: daemon instructions per request (callgrind, $profile_ops requests each)"
 	if ! command -v valgrind >/dev/null; then
@@ -1014,8 +1074,11 @@ run_profile() {
 			die "rwfs under callgrind failed: $(fs_err cgrwfs)"
 		m=$(cg_per_op cgmin "$op" f "$root/bench/minfuse" -f) ||
 			die "minfuse under callgrind failed: $(fs_err cgmin)"
-		printf '%-36s %12s %12s %7.2fx\n' "register $op (p${op}, offset 0)" "$r" "$m" \
-			"$(awk -v r="$r" -v m="$m" 'BEGIN { print r / m }')"
+		x=$(ratio "$r" "$m")
+		printf '%-36s %12s %12s %7.2fx\n' "register $op (p${op}, offset 0)" "$r" "$m" "$x"
+		if [ "$op" = read ]; then goal=$target_read_insn_x; else goal=$target_write_insn_x; fi
+		target "instructions per register $op <= ${goal}x minfuse's" "${x}x" \
+			"$(verdict "$(at_most "$x" "$goal")")"
 	done
 	start_fs minfuse "$tmp/minfuse.out" "$root/bench/minfuse" -f ||
 		die "bench/minfuse did not mount again: $(fs_err minfuse)"
