@@ -2,8 +2,8 @@
  *
  * One directory holding one file `f` that always reads "0\n" and accepts
  * any write.  It runs the same transport as rwfs (low-level API, the same
- * multithreaded session loop and options, direct_io, entry_timeout 86400,
- * attr_timeout 0) and does no work of its own, so rwfs's rates divided by
+ * multithreaded session loop and options, direct_io with parallel direct
+ * writes, entry_timeout 86400, attr_timeout 0) and does no work of its own, so rwfs's rates divided by
  * its rates show what rwfs's engine and bookkeeping cost on top of FUSE.
  *
  *     bench/minfuse -f MOUNTPOINT
@@ -13,6 +13,7 @@
 #include <fuse_lowlevel.h>
 
 #include <errno.h>
+#include <linux/fuse.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,8 +84,14 @@ static void mf_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
-	fi->direct_io = 1;
-	fuse_reply_open(req, fi);
+	/* As rwfs replies: libfuse 3.14's fuse_file_info has no bit for
+	 * FOPEN_PARALLEL_DIRECT_WRITES, without which the kernel serializes
+	 * the writes of a file. */
+	struct fuse_open_out out = { .open_flags = FOPEN_DIRECT_IO | FOPEN_PARALLEL_DIRECT_WRITES };
+	struct iovec iov = { &out, sizeof(out) };
+
+	(void)fi;
+	fuse_reply_iov(req, &iov, 1);
 }
 
 static void mf_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -1,13 +1,11 @@
 /* isa.c - parser, formatter and executor of the instruction language.
  * See isa.h for the language and the canonical forms.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "isa.h"
 
@@ -42,12 +40,17 @@ static int fail(struct isa_error *err, int errnum, unsigned line, const char *fm
 	return -errnum;
 }
 
-/* Parses [+-]digits exactly (no blanks).  Leading zeros are allowed in
- * any number; more than 19 significant digits cannot fit in an int64. */
-/* A signed decimal that fits in int64_t: -EINVAL for anything but digits
- * after the sign, -ERANGE for too large a value.  By hand rather than with
- * strtoll, which would want a terminated copy: every register write comes
- * through here. */
+/* isspace in the C locale, without its table lookup call: every byte of a
+ * batch passes here. */
+static bool is_blank_char(char c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* [+-]digits exactly (no blanks, leading zeros allowed) that fit in an
+ * int64: -EINVAL for anything else, -ERANGE for too large a value.  By
+ * hand rather than with strtoll, which would want a terminated copy:
+ * every register write comes through here. */
 static int parse_decimal(const char *s, size_t len, int64_t *out)
 {
 	bool negative = len > 0 && s[0] == '-';
@@ -77,37 +80,74 @@ int isa_parse_value(const char *text, size_t len, int64_t *out)
 {
 	size_t start = 0;
 
-	while (start < len && isspace((unsigned char)text[start]))
+	while (start < len && is_blank_char(text[start]))
 		start++;
-	while (len > start && isspace((unsigned char)text[len - 1]))
+	while (len > start && is_blank_char(text[len - 1]))
 		len--;
 	if (start == len)
 		return -EINVAL;
 	return parse_decimal(text + start, len - start, out);
 }
 
-int isa_format_value(int64_t v, char *buf, size_t size)
+/* --- formatting, by hand: a ctl reply has a line per instruction ------------ */
+
+/* A line being built into buf: len counts every byte put, also past size,
+ * as snprintf counts. */
+struct line {
+	char *buf;
+	size_t size, len;
+};
+
+static void put_char(struct line *l, char c)
+{
+	if (l->len + 1 < l->size)
+		l->buf[l->len] = c;
+	l->len++;
+}
+
+/* Byte by byte: the pieces are a few bytes, shorter than a call of memcpy. */
+static void put_bytes(struct line *l, const char *s, size_t n)
+{
+	while (n--)
+		put_char(l, *s++);
+}
+
+static void put_str(struct line *l, const char *s)
+{
+	while (*s)
+		put_char(l, *s++);
+}
+
+static void put_int(struct line *l, int64_t v)
 {
 	char digits[24];
 	char *p = digits + sizeof(digits);
 	uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-	size_t len;
 
-	*--p = '\n';
 	do {
 		*--p = (char)('0' + u % 10);
 		u /= 10;
 	} while (u);
 	if (v < 0)
 		*--p = '-';
-	len = (size_t)(digits + sizeof(digits) - p);
-	if (size) {
-		size_t n = len < size - 1 ? len : size - 1;
+	put_bytes(l, p, (size_t)(digits + sizeof(digits) - p));
+}
 
-		memcpy(buf, p, n);
-		buf[n] = '\0';
-	}
-	return (int)len;
+/* NUL-terminates the line; its whole length, as snprintf returns it. */
+static int line_end(struct line *l)
+{
+	if (l->size)
+		l->buf[l->len < l->size ? l->len : l->size - 1] = '\0';
+	return (int)l->len;
+}
+
+int isa_format_value(int64_t v, char *buf, size_t size)
+{
+	struct line l = { buf, size, 0 };
+
+	put_int(&l, v);
+	put_char(&l, '\n');
+	return line_end(&l);
 }
 
 struct token {
@@ -122,12 +162,12 @@ static size_t tokenize(const char *s, size_t len, struct token *tok)
 	size_t n = 0, i = 0;
 
 	while (i < len && n < MAX_TOKENS) {
-		while (i < len && isspace((unsigned char)s[i]))
+		while (i < len && is_blank_char(s[i]))
 			i++;
 		if (i == len)
 			break;
 		tok[n].text = s + i;
-		while (i < len && !isspace((unsigned char)s[i]))
+		while (i < len && !is_blank_char(s[i]))
 			i++;
 		tok[n].len = (size_t)(s + i - tok[n].text);
 		n++;
@@ -135,11 +175,21 @@ static size_t tokenize(const char *s, size_t len, struct token *tok)
 	return n;
 }
 
+/* Whether token t is name (capitals), in any case. */
+static bool names(const struct token *t, const char *name)
+{
+	size_t k = 0;
+
+	for (; k < t->len && name[k]; k++)
+		if ((t->text[k] & ~0x20) != name[k])
+			return false;
+	return k == t->len && !name[k];
+}
+
 static int lookup_op(const struct token *t, enum isa_op *op)
 {
 	for (size_t i = 0; i < OP_COUNT; i++) {
-		if (strlen(op_names[i]) == t->len &&
-		    strncasecmp(op_names[i], t->text, t->len) == 0) {
+		if (names(t, op_names[i])) {
 			*op = (enum isa_op)i;
 			return 0;
 		}
@@ -152,9 +202,11 @@ static int parse_operand(const struct token *t, struct isa_operand *o,
 {
 	int ret;
 
-	if (t->len == 1 && isalpha((unsigned char)t->text[0])) {
+	char letter = (char)(t->text[0] & ~0x20); /* 'a'..'z' to 'A'..'Z' */
+
+	if (t->len == 1 && letter >= 'A' && letter <= 'Z') {
 		o->is_register = true;
-		o->value = toupper((unsigned char)t->text[0]) - 'A';
+		o->value = letter - 'A';
 		return 0;
 	}
 	o->is_register = false;
@@ -250,7 +302,7 @@ static int parse_line(const char *s, size_t len, unsigned line,
 static bool is_blank(const char *s, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
-		if (!isspace((unsigned char)s[i]))
+		if (!is_blank_char(s[i]))
 			return false;
 	return true;
 }
@@ -288,31 +340,70 @@ int isa_parse_batch(const char *text, size_t len, struct isa_insn *insns,
 	return 0;
 }
 
-static int format_operand(const struct isa_operand *o, char *buf, size_t size)
+static void put_operand(struct line *l, const struct isa_operand *o)
 {
 	if (o->is_register)
-		return snprintf(buf, size, "%c", (char)('A' + o->value));
-	return snprintf(buf, size, "%lld", (long long)o->value);
+		put_char(l, (char)('A' + o->value));
+	else
+		put_int(l, o->value);
+}
+
+static void put_insn(struct line *l, const struct isa_insn *in)
+{
+	char reg = (char)('A' + in->reg);
+
+	put_str(l, op_names[in->op]);
+	put_char(l, ' ');
+	switch (in->op) {
+	case ISA_MOV:
+		put_operand(l, &in->src);
+		put_char(l, ' ');
+		put_char(l, reg);
+		break;
+	case ISA_READ:
+		put_char(l, reg);
+		put_char(l, ' ');
+		put_int(l, in->cell);
+		break;
+	case ISA_WRITE:
+		put_operand(l, &in->src);
+		put_char(l, ' ');
+		put_int(l, in->cell);
+		break;
+	default:
+		put_char(l, reg);
+		put_char(l, ' ');
+		put_operand(l, &in->src);
+		break;
+	}
 }
 
 int isa_format(const struct isa_insn *in, char *buf, size_t size)
 {
-	char src[TOKEN_MAX] = "";
-	const char *name = op_names[in->op];
-	char reg = (char)('A' + in->reg);
+	struct line l = { buf, size, 0 };
 
-	if (in->op != ISA_READ)
-		format_operand(&in->src, src, sizeof(src));
-	switch (in->op) {
-	case ISA_MOV:
-		return snprintf(buf, size, "%s %s %c", name, src, reg);
-	case ISA_READ:
-		return snprintf(buf, size, "%s %c %lld", name, reg, (long long)in->cell);
-	case ISA_WRITE:
-		return snprintf(buf, size, "%s %s %lld", name, src, (long long)in->cell);
-	default:
-		return snprintf(buf, size, "%s %c %s", name, reg, src);
+	put_insn(&l, in);
+	return line_end(&l);
+}
+
+int isa_format_outcome(const struct isa_insn *in, bool is_cell, int64_t target, int64_t value,
+		       char *buf, size_t size)
+{
+	struct line l = { buf, size, 0 };
+
+	put_str(&l, "ok ");
+	put_insn(&l, in);
+	if (is_cell) {
+		put_str(&l, " -> mem/");
+		put_int(&l, target);
+	} else {
+		put_str(&l, " -> ");
+		put_char(&l, (char)('A' + target));
 	}
+	put_char(&l, '=');
+	put_int(&l, value);
+	put_char(&l, '\n');
+	return line_end(&l);
 }
 
 static int64_t operand_value(const struct isa_machine *m, const struct isa_operand *o)

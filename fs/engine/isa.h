@@ -79,6 +79,11 @@ int isa_parse_batch(const char *text, size_t len, struct isa_insn *insns,
  * Returns the length it needed, like snprintf. */
 int isa_format(const struct isa_insn *insn, char *buf, size_t size);
 
+/* Writes the reply line of an instruction that ran, "ok ADD A 1 -> A=5\n"
+ * (is_cell: "... -> mem/7=5\n", target the cell), as isa_format writes. */
+int isa_format_outcome(const struct isa_insn *insn, bool is_cell, int64_t target,
+		       int64_t value, char *buf, size_t size);
+
 /* Called by isa_execute after each instruction with the register or cell it
  * wrote and its new value; is_cell says which. */
 typedef void (*isa_outcome_fn)(void *arg, const struct isa_insn *insn,

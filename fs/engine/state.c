@@ -761,15 +761,10 @@ void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS])
 static void outcome_line(void *arg, const struct isa_insn *in, bool is_cell,
 			 int64_t target, int64_t value)
 {
-	char text[64];
+	char line[128];
+	int len = isa_format_outcome(in, is_cell, target, value, line, sizeof(line));
 
-	isa_format(in, text, sizeof(text));
-	if (is_cell)
-		text_printf(arg, "ok %s -> mem/%lld=%lld\n", text, (long long)target,
-			    (long long)value);
-	else
-		text_printf(arg, "ok %s -> %c=%lld\n", text, (char)('A' + target),
-			    (long long)value);
+	text_append(arg, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
 }
 
 /* Replaces whatever the reply holds with the one error line. */

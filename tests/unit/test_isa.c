@@ -582,6 +582,25 @@ static void test_format_truncates(void **state)
 	assert_string_equal(buf, "ADD N 2");
 }
 
+/* A reply line, for a register and for a cell, and cut as snprintf cuts. */
+static void test_format_outcome(void **state)
+{
+	struct isa_insn insn;
+	char buf[80];
+
+	(void)state;
+	parse_one("ADD A -5", &insn);
+	assert_int_equal(isa_format_outcome(&insn, false, 0, INT64_MIN, buf, sizeof(buf)), 38);
+	assert_string_equal(buf, "ok ADD A -5 -> A=-9223372036854775808\n");
+	parse_one("WRITE B 7", &insn);
+	assert_int_equal(isa_format_outcome(&insn, true, 7, 42, buf, sizeof(buf)), 25);
+	assert_string_equal(buf, "ok WRITE B 7 -> mem/7=42\n");
+	memset(buf, '@', sizeof(buf));
+	assert_int_equal(isa_format_outcome(&insn, true, 7, 42, buf, 10), 25);
+	assert_string_equal(buf, "ok WRITE ");
+	assert_int_equal(buf[10], '@');
+}
+
 /* parse(format(x)) == x, for every kind and extreme operands. */
 static void test_format_round_trip(void **state)
 {
@@ -1082,6 +1101,7 @@ int main(void)
 		cmocka_unit_test(test_parse_byte_limit),
 		cmocka_unit_test(test_format_canonical),
 		cmocka_unit_test(test_format_truncates),
+		cmocka_unit_test(test_format_outcome),
 		cmocka_unit_test(test_format_round_trip),
 		cmocka_unit_test(test_op_names),
 		cmocka_unit_test(test_execute_table),
