@@ -34,7 +34,7 @@ PACKAGES := gcc make pkg-config libfuse3-dev fuse3 libcmocka-dev libcrypt-dev zl
 	    nettle-dev python3 util-linux attr man-db groff-base libcurl4-openssl-dev \
 	    libjson-c-dev etcd-server etcd-client
 FUZZ_PACKAGES := clang
-BENCH_PACKAGES := gnuplot-nox
+BENCH_PACKAGES := gnuplot-nox redis-server redis-tools
 FUZZ_SECONDS ?= 60
 LIBS := -lcrypt -lnettle -lz -lcurl -ljson-c -lpthread
 

@@ -24,7 +24,7 @@
 #   profile     daemon instructions per register read and write (callgrind,
 #               exact) against minfuse's; needs valgrind
 #   loop        register pwrite and pread ops/s under libfuse's loop options:
-#               the default, -o clone_fd, -o max_threads=4 and 2, and -s
+#               rwfs's default, -o max_threads=10, clone_fd, max_threads=2, -s
 #   plots       register pread and pwrite ops/s with 1, 2, 4 and 8 threads
 #               (rwfs, minfuse, tmpfs) and a histogram of a writer's lock
 #               waits under 4 readers (rwfs's lock, glibc's writer-preferring
@@ -1086,12 +1086,12 @@ run_profile() {
 
 # ---- loop: libfuse's loop options ----------------------------------------------
 
-# The multi-threaded loop's options against its defaults (10 threads, one
-# /dev/fuse file descriptor): -o clone_fd gives each thread its own, fewer
-# threads queue less, -s is the single-threaded loop.  Each configuration
+# The multi-threaded loop's options: rwfs's default (two threads per CPU,
+# at least 4), libfuse's (10 threads, one /dev/fuse descriptor), -o
+# clone_fd (a descriptor per thread), 2 threads, -s (one thread).  Each configuration
 # is its own rwfs --quiet; they take turns in every round.
-loop_names=(default clone_fd max_threads=4 max_threads=2 single-threaded)
-loop_opts=("" "-o clone_fd" "-o max_threads=4" "-o max_threads=2" "-s")
+loop_names=(rwfs-default max_threads=10 clone_fd max_threads=2 single-threaded)
+loop_opts=("" "-o max_threads=10" "-o clone_fd,max_threads=10" "-o max_threads=2" "-s")
 
 run_loop() {
 	local k op t i out row
