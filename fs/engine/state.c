@@ -758,13 +758,41 @@ void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS])
 	state_bump(&st->reads);
 }
 
-static void outcome_line(void *arg, const struct isa_insn *in, bool is_cell,
-			 int64_t target, int64_t value)
+/* What one instruction did: apply keeps it, under the exclusive lock, and
+ * its reply line is written after, outside the lock. */
+struct result {
+	bool is_cell;
+	int64_t target, value;
+};
+
+struct results {
+	struct result *each;
+	size_t count, max;
+};
+
+static void keep_result(void *arg, const struct isa_insn *in, bool is_cell, int64_t target,
+			int64_t value)
+{
+	struct results *rs = arg;
+
+	(void)in;
+	if (rs->count < rs->max)
+		rs->each[rs->count++] = (struct result){ is_cell, target, value };
+}
+
+/* The reply of a batch that ran: a line per instruction, in order. */
+static void write_results(struct text *t, const struct isa_insn *insns,
+			  const struct results *rs)
 {
 	char line[128];
-	int len = isa_format_outcome(in, is_cell, target, value, line, sizeof(line));
 
-	text_append(arg, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+	for (size_t k = 0; k < rs->count; k++) {
+		const struct result *r = &rs->each[k];
+		int len = isa_format_outcome(&insns[k], r->is_cell, r->target, r->value, line,
+					     sizeof(line));
+
+		text_append(t, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
+	}
 }
 
 /* Replaces whatever the reply holds with the one error line. */
@@ -807,26 +835,28 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 	      char **reply, size_t *reply_len, struct isa_error *err)
 {
 	unsigned char small[SMALL_BATCH * RECORD_INSN_BYTES], *data = small;
+	struct result small_results[SMALL_BATCH];
+	struct results results = { small_results, 0, count };
 	struct record r = { .kind = RECORD_BATCH, .pid = pid };
 	struct outcome out = { .err = 0 };
 	struct text t = TEXT_INIT;
 	struct isa_error local;
 	const struct isa_insn *failed = NULL;
-	int ret;
+	int ret = -ENOMEM;
 
 	if (!err)
 		err = &local;
-	if (count > SMALL_BATCH)
+	if (count > SMALL_BATCH) {
 		data = malloc(count * RECORD_INSN_BYTES);
-	if (!data)
-		return -ENOMEM;
+		results.each = malloc(count * sizeof(*results.each));
+	}
+	if (!data || !results.each)
+		goto out;
 	r.data.data = data;
 	r.data.len = record_put_insns(insns, count, data);
-	out.each = reply ? outcome_line : NULL;
-	out.each_arg = &t;
+	out.each = reply ? keep_result : NULL;
+	out.each_arg = &results;
 	ret = state_submit(st, &r, &out);
-	if (data != small)
-		free(data);
 	if (ret) {
 		log_error(err, ret);
 	} else if (out.err) {
@@ -843,7 +873,15 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 		state_bump(&st->batch_errors);
 	if (ret && reply)
 		error_line(&t, failed, err);
-	return finish_reply(&t, reply, reply_len, ret);
+	else if (reply)
+		write_results(&t, insns, &results);
+	ret = finish_reply(&t, reply, reply_len, ret);
+out:
+	if (data != small)
+		free(data);
+	if (results.each != small_results)
+		free(results.each);
+	return ret;
 }
 
 /* The number of lines of text, counting a final one without newline. */
