@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,7 @@
  * beside the journal.  Sizes are whole pages. */
 #define GROW_MIN (1u << 20)
 #define RELEASE_STEP (1u << 20) /* resident pages behind the tail: see release_behind */
+#define GATHER_NS 100000        /* an fdatasync waits this long at most: see gather */
 #define GROW_MAX (16u << 20)
 #define GROW_ALIGN 4096u
 
@@ -116,6 +118,7 @@ struct log_file {
 	struct timespec synced_at;    /* under sync_lock: CLOCK_MONOTONIC of the last
 				       * fdatasync that succeeded; 0: none yet */
 	bool syncing;                 /* under sync_lock: an fdatasync is running */
+	uint64_t last_group;          /* under sync_lock: records the last one covered */
 	bool sync_failed;             /* written under sync_lock, read atomically:
 				       * the log is stopped */
 	bool stopping;                /* under sync_lock */
@@ -1064,14 +1067,40 @@ out_unlock:
 
 /* Runs one fdatasync covering everything written so far.  Called with
  * sync_lock held and no sync running; drops the lock meanwhile. */
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* The writers an fdatasync released write again a round trip later.  An
+ * fdatasync started at once leaves them for the one after, and concurrent
+ * writers settle into two groups that take turns (measured: 2.0 records a
+ * fdatasync with 4 writers waiting).  So when the last one covered several
+ * records, the next waits, 100 us at most, until as many are written.  A
+ * lone writer (groups of one) never waits. */
+static void gather(struct log_file *lf, uint64_t from, uint64_t group)
+{
+	int64_t until = monotonic_ns() + GATHER_NS;
+
+	while (__atomic_load_n(&lf->written, __ATOMIC_ACQUIRE) < from + group &&
+	       monotonic_ns() < until)
+		sched_yield();
+}
+
 static void sync_now(struct log_file *lf)
 {
-	uint64_t target = __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE);
+	uint64_t from = lf->synced, group = lf->last_group, target;
 	int fd = lf->journal_fd;
 	int err = 0;
 
 	lf->syncing = true;
 	pthread_mutex_unlock(&lf->sync_lock);
+	if (group > 1 && lf->sync == LOG_SYNC_ALWAYS)
+		gather(lf, from, group);
+	target = __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE);
 	if (fd >= 0 && lf->io->fdatasync(fd) != 0)
 		err = errno;
 	pthread_mutex_lock(&lf->sync_lock);
@@ -1083,8 +1112,10 @@ static void sync_now(struct log_file *lf)
 		notice(lf, "%s/journal: fdatasync failed: %s; refusing changes until restarted",
 		       lf->dir, strerror(err));
 	}
-	if (!err && target > lf->synced)
+	if (!err && target > lf->synced) {
+		lf->last_group = target - lf->synced;
 		lf->synced = target;
+	}
 	if (!err)
 		clock_gettime(CLOCK_MONOTONIC, &lf->synced_at);
 	pthread_cond_broadcast(&lf->sync_done);
