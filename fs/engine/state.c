@@ -609,7 +609,8 @@ static void set_session(struct state *st, uint64_t session)
 static int begin_again(struct state *st)
 {
 	uint64_t session = (uint64_t)wall_clock_ns();
-	struct record open = { .kind = RECORD_SESSION_OPEN, .u = session };
+	struct record open = { .kind = RECORD_SESSION_OPEN, .u = session,
+			       .time_ns = (int64_t)session };
 	char small[64];
 	struct text encoded = TEXT_ON_STACK(small);
 	struct changes changed = { .count = 0 };
@@ -622,18 +623,21 @@ static int begin_again(struct state *st)
 
 	if (!ret)
 		ret = record_encode(&open, &encoded);
-	pthread_mutex_lock(&st->propose_lock);
+	/* Outside the propose lock: the cluster may take its timeout to
+	 * answer, and writers meanwhile fail on their own (ESTALE). */
 	if (!ret)
 		ret = log_rejoin(st->log, farewell, len);
-	if (!ret) {
-		set_session(st, session);
-		ret = append_locked(st, &encoded, &p, &changed, &ticket);
-	}
+	if (ret)
+		goto out;
+	pthread_mutex_lock(&st->propose_lock);
+	set_session(st, session);
+	ret = append_locked(st, &encoded, &p, &changed, &ticket);
 	if (!ret)
 		ret = wait_applied(st, &p, ticket, &position);
 	pthread_mutex_unlock(&st->propose_lock);
 	if (!ret)
 		ret = out.err;
+out:
 	if (st->evlog && ret)
 		evlog_append(st->evlog, "cannot begin a new session: %s (trying again)",
 			     strerror(-ret));

@@ -56,6 +56,18 @@ static struct record named(enum record_kind kind, const char *name)
 	return r;
 }
 
+/* A memory log whose first record opens the test's session. */
+static struct log *session_log(void)
+{
+	struct log *log = log_memory_new();
+	struct record r = rec(RECORD_SESSION_OPEN);
+
+	assert_non_null(log);
+	r.u = SESSION;
+	append(log, r);
+	return log;
+}
+
 /* A record about the queue id called name. */
 static struct record about(enum record_kind kind, const char *name, uint64_t id)
 {
@@ -108,13 +120,9 @@ static struct log *every_kind(void)
 		{ .op = ISA_DIV, .reg = 1, .src = { false, 0 } },
 	};
 	unsigned char data[8 * RECORD_INSN_BYTES];
-	struct log *log = log_memory_new();
+	struct log *log = session_log();
 	struct record r;
 
-	assert_non_null(log);
-	r = rec(RECORD_SESSION_OPEN);
-	r.u = SESSION;
-	append(log, r);
 	r = rec(RECORD_CELLS);
 	r.u = 300;
 	append(log, r);
@@ -507,13 +515,9 @@ static struct record queue_attr(const char *name, uint64_t id, unsigned what, ui
  * old queue of version 1; and the refusals between them. */
 static struct log *owners(uint64_t *mine, uint64_t *file)
 {
-	struct log *log = log_memory_new();
+	struct log *log = session_log();
 	struct record r;
 
-	assert_non_null(log);
-	r = rec(RECORD_SESSION_OPEN);
-	r.u = SESSION;
-	append(log, r);
 	r = named(RECORD_QUEUE_CREATE, "mine");
 	r.u = 10, r.mode = 0640, r.uid = 65534, r.gid = 100;
 	*mine = append(log, r);
