@@ -204,6 +204,17 @@ int state_shop_request(struct state *st, const char *line, size_t len, uint32_t 
 		shop_request_summary(NULL, false, text, summary, summary_size);
 		goto out_reply;
 	}
+	/* What these read of the state (a session, the stock) must hold every
+	 * change acknowledged on any host before the request, as a register
+	 * read does; login and buy are records, decided by apply. */
+	if (req.verb == SHOP_LIST || req.verb == SHOP_WHOAMI || req.verb == SHOP_LOGOUT) {
+		ret = state_catch_up(st);
+		if (ret) {
+			shop_request_summary(&req, false, "error cannot reach the log", summary,
+					     summary_size);
+			goto out_reply;
+		}
+	}
 	switch (req.verb) {
 	case SHOP_LIST:
 		free(text);
