@@ -21,18 +21,21 @@
 struct rwlock_waiter;
 
 struct rwlock {
+	/* The holders, changed with atomics so that an uncontended lock or
+	 * unlock takes no mutex: RWLOCK_WRITER, RWLOCK_LINE (someone waits:
+	 * every locker goes through the mutex and the line), and the number of
+	 * readers times RWLOCK_READER. */
+	uint64_t word;
 	pthread_mutex_t mutex;
 	struct rwlock_waiter *head;  /* under mutex: the line, oldest first */
 	struct rwlock_waiter **tail; /* under mutex */
-	unsigned readers;          /* under mutex: readers holding the lock */
-	bool writer;               /* under mutex: a writer holds the lock */
 	unsigned waiting_writers;  /* under mutex */
-	uint64_t shared_count;     /* under mutex: shared acquisitions */
-	uint64_t exclusive_count;  /* under mutex: exclusive acquisitions */
+	uint64_t shared_count;     /* atomic: shared acquisitions */
+	uint64_t exclusive_count;  /* atomic: exclusive acquisitions */
 	uint64_t longest_wait_ns;  /* under mutex: longest time a locker waited */
 };
 
-/* A copy of the lock's counters, taken under its mutex. */
+/* A copy of the lock's counters. */
 struct rwlock_stats {
 	uint64_t shared_count;
 	uint64_t exclusive_count;
