@@ -31,16 +31,16 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#include <zlib.h>
-
 #include "../engine/le.h"
+#include "crc.h"
 #include "file.h"
 
 #define HEADER_SIZE 36
 #define HEADER_CRC_OFFSET 32
 #define RECORD_HEADER 8
 #define BLOB_CRC 4
-#define FORMAT_VERSION 1
+#define SNAPSHOT_VERSION 1
+#define JOURNAL_VERSION 2    /* 1: records checked by crc_ieee; 2: by crc_castagnoli */
 #define JOURNAL_MAGIC "rwfsjnl2"
 #define SNAPSHOT_MAGIC "rwfssnp2"
 /* The journal grows by its own size, from 1 MiB up to steps of 16 MiB
@@ -69,6 +69,8 @@ const struct log_file_io log_file_io_libc = {
 	.ftruncate = ftruncate,
 	.renameat = renameat,
 };
+
+typedef uint32_t (*crc_fn)(const void *buf, size_t len);
 
 struct log_file {
 	struct log log;
@@ -102,6 +104,7 @@ struct log_file {
 				       * preallocate or map the journal */
 	uint64_t file_size;           /* under append_lock: the journal file's size,
 				       * journal_size and the zero tail grown ahead */
+	crc_fn record_crc;            /* under append_lock: the open journal's check */
 	unsigned char *map;           /* under append_lock: the journal's first
 				       * map_size bytes, shared; NULL: not mapped */
 	size_t map_size;
@@ -132,11 +135,6 @@ static struct log_file *to_file(struct log *log)
 }
 
 /* --- little helpers ---------------------------------------------------- */
-
-static uint32_t crc_of(const void *buf, size_t len)
-{
-	return (uint32_t)crc32_z(0, buf, len);
-}
 
 static int say(char *msg, size_t size, int ret, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -235,24 +233,33 @@ static int write_all(const struct log_file_io *io, int fd, const void *buf, size
 /* --- the format ------------------------------------------------------------ */
 
 struct header {
+	uint32_t version;
 	uint64_t base;
 	uint64_t extra;
 };
 
-static void header_build(unsigned char *h, const char *magic, uint64_t base, uint64_t extra)
+/* The check of a journal's records, by its format version. */
+static crc_fn record_crc(uint32_t version)
+{
+	return version >= 2 ? crc_castagnoli : crc_ieee;
+}
+
+static void header_build(unsigned char *h, const char *magic, uint32_t version, uint64_t base,
+			 uint64_t extra)
 {
 	memcpy(h, magic, 8);
-	le_put32(h + 8, FORMAT_VERSION);
+	le_put32(h + 8, version);
 	le_put32(h + 12, 0);
 	le_put64(h + 16, base);
 	le_put64(h + 24, extra);
-	le_put32(h + HEADER_CRC_OFFSET, crc_of(h, HEADER_CRC_OFFSET));
+	le_put32(h + HEADER_CRC_OFFSET, crc_ieee(h, HEADER_CRC_OFFSET));
 }
 
-/* Checks the header at the start of buf.  Returns 0 and *h, or -EBADMSG
- * with the offset of the bad field in *off and what is wrong in *why. */
+/* Checks the header at the start of buf, of a format version from 1 to
+ * newest.  Returns 0 and *h, or -EBADMSG with the offset of the bad field
+ * in *off and what is wrong in *why. */
 static int header_check(const unsigned char *buf, size_t len, const char *magic,
-			struct header *h, size_t *off, const char **why)
+			uint32_t newest, struct header *h, size_t *off, const char **why)
 {
 	*off = 0;
 	if (len < HEADER_SIZE) {
@@ -264,12 +271,13 @@ static int header_check(const unsigned char *buf, size_t len, const char *magic,
 		return -EBADMSG;
 	}
 	*off = HEADER_CRC_OFFSET;
-	if (le_get32(buf + HEADER_CRC_OFFSET) != crc_of(buf, HEADER_CRC_OFFSET)) {
+	if (le_get32(buf + HEADER_CRC_OFFSET) != crc_ieee(buf, HEADER_CRC_OFFSET)) {
 		*why = "header CRC mismatch";
 		return -EBADMSG;
 	}
 	*off = 8;
-	if (le_get32(buf + 8) != FORMAT_VERSION) {
+	h->version = le_get32(buf + 8);
+	if (h->version < 1 || h->version > newest) {
 		*why = "unknown format version";
 		return -EBADMSG;
 	}
@@ -287,7 +295,7 @@ static int header_check(const unsigned char *buf, size_t len, const char *magic,
 static int journal_header_check(const unsigned char *buf, size_t len, struct header *h,
 				size_t *off, const char **why)
 {
-	int ret = header_check(buf, len, JOURNAL_MAGIC, h, off, why);
+	int ret = header_check(buf, len, JOURNAL_MAGIC, JOURNAL_VERSION, h, off, why);
 
 	if (!ret && h->extra != 0) {
 		*off = 24;
@@ -313,15 +321,16 @@ struct bytes {
 	const unsigned char *buf;
 	size_t len;
 	size_t data_end;
+	crc_fn crc;  /* the records' check */
 };
 
-static struct bytes bytes_of(const unsigned char *buf, size_t len)
+static struct bytes bytes_of(const unsigned char *buf, size_t len, crc_fn crc)
 {
 	size_t end = len;
 
 	while (end > 0 && buf[end - 1] == 0)
 		end--;
-	return (struct bytes){ .buf = buf, .len = len, .data_end = end };
+	return (struct bytes){ .buf = buf, .len = len, .data_end = end, .crc = crc };
 }
 
 /* Classifies the record at off, which is below b->data_end: *n is its
@@ -345,7 +354,7 @@ static enum frame frame_at(const struct bytes *b, size_t off, uint32_t *n, const
 		*why = "incomplete record";
 		return FRAME_TORN;
 	}
-	if (le_get32(buf + off + 4) != crc_of(buf + off + RECORD_HEADER, *n)) {
+	if (le_get32(buf + off + 4) != b->crc(buf + off + RECORD_HEADER, *n)) {
 		*why = "CRC mismatch";
 		return off + RECORD_HEADER + *n >= b->data_end ? FRAME_TORN : FRAME_BAD_CRC;
 	}
@@ -361,9 +370,9 @@ struct scan {
 	const char *why;     /* what is wrong with the record at good_end */
 };
 
-static void scan_journal(const unsigned char *buf, size_t len, struct scan *sc)
+static void scan_journal(const unsigned char *buf, size_t len, crc_fn crc, struct scan *sc)
 {
-	struct bytes b = bytes_of(buf, len);
+	struct bytes b = bytes_of(buf, len, crc);
 	size_t off = HEADER_SIZE;
 	uint32_t n = 0;
 
@@ -383,7 +392,7 @@ static void scan_journal(const unsigned char *buf, size_t len, struct scan *sc)
 static int snapshot_check(const unsigned char *buf, size_t len, struct header *h,
 			  size_t *off, const char **why)
 {
-	int ret = header_check(buf, len, SNAPSHOT_MAGIC, h, off, why);
+	int ret = header_check(buf, len, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, h, off, why);
 
 	if (ret)
 		return ret;
@@ -393,7 +402,7 @@ static int snapshot_check(const unsigned char *buf, size_t len, struct header *h
 		return -EBADMSG;
 	}
 	*off = HEADER_SIZE + h->extra;
-	if (le_get32(buf + *off) != crc_of(buf + HEADER_SIZE, h->extra)) {
+	if (le_get32(buf + *off) != crc_ieee(buf + HEADER_SIZE, h->extra)) {
 		*why = "blob CRC mismatch";
 		return -EBADMSG;
 	}
@@ -426,7 +435,7 @@ static int write_file_atomically(struct log_file *lf, const char *name,
 	if (!ret && len)
 		ret = write_all(lf->io, fd, body, len, HEADER_SIZE);
 	if (!ret && with_crc) {
-		le_put32(crc, crc_of(body, len));
+		le_put32(crc, crc_ieee(body, len));
 		ret = write_all(lf->io, fd, crc, sizeof(crc), (off_t)(HEADER_SIZE + len));
 	}
 	if (!ret && lf->io->fsync(fd) != 0)
@@ -542,7 +551,7 @@ static int make_journal(struct log_file *lf)
 	unsigned char header[HEADER_SIZE];
 	int fd, ret;
 
-	header_build(header, JOURNAL_MAGIC, lf->position, 0);
+	header_build(header, JOURNAL_MAGIC, JOURNAL_VERSION, lf->position, 0);
 	ret = write_file_atomically(lf, "journal", header, NULL, 0, false);
 	if (ret)
 		return ret;
@@ -559,6 +568,7 @@ static int make_journal(struct log_file *lf)
 	__atomic_store_n(&lf->journal_size, HEADER_SIZE, __ATOMIC_RELAXED);
 	__atomic_store_n(&lf->journal_pending, false, __ATOMIC_RELAXED);
 	lf->tail_dirty = false;
+	lf->record_crc = record_crc(JOURNAL_VERSION);
 	return 0;
 }
 
@@ -639,9 +649,9 @@ static int keep_damaged_copy(struct log_file *lf, const unsigned char *buf, size
 
 /* Counts the records that still frame after the damaged one at off, for
  * the notice of recovery. */
-static size_t count_after(const unsigned char *buf, size_t len, size_t off)
+static size_t count_after(const unsigned char *buf, size_t len, crc_fn crc, size_t off)
 {
-	struct bytes b = bytes_of(buf, len);
+	struct bytes b = bytes_of(buf, len, crc);
 	const char *why;
 	uint32_t n = 0;
 	size_t count = 0;
@@ -679,7 +689,7 @@ static int recover_journal(struct log_file *lf, const unsigned char *buf, size_t
 			   const struct scan *sc, char *msg, size_t size)
 {
 	char copy[64];
-	size_t after = count_after(buf, len, sc->good_end);
+	size_t after = count_after(buf, len, lf->record_crc, sc->good_end);
 	int ret = keep_damaged_copy(lf, buf, len, copy, sizeof(copy));
 
 	if (ret)
@@ -773,7 +783,10 @@ static int read_journal(struct log_file *lf, bool recover, char *msg, size_t siz
 		    why);
 		goto out_free;
 	}
-	scan_journal(buf, len, &sc);
+	/* Appends go on in the journal's own format until a compaction
+	 * makes a new one. */
+	lf->record_crc = record_crc(h.version);
+	scan_journal(buf, len, lf->record_crc, &sc);
 	if ((sc.end == FRAME_BAD_CRC || sc.end == FRAME_BAD_LENGTH) && !recover) {
 		ret = say(msg, size, -EBADMSG,
 			  "%s/journal: damaged record at offset %zu: %s (start with --recover "
@@ -962,7 +975,7 @@ static int pwrite_record(struct log_file *lf, const void *rec, size_t len)
 	if (!frame)
 		return -ENOMEM;
 	le_put32(frame, (uint32_t)len);
-	le_put32(frame + 4, crc_of(rec, len));
+	le_put32(frame + 4, lf->record_crc(rec, len));
 	memcpy(frame + RECORD_HEADER, rec, len);
 	ret = write_all(lf->io, lf->journal_fd, frame, n, (off_t)lf->journal_size);
 	if (frame != small)
@@ -982,10 +995,10 @@ static int pwrite_record(struct log_file *lf, const void *rec, size_t len)
  * whose CRC fails (or is still zero) and then only zeros: the torn tail.
  * The other way round it could leave payload bytes after a header still
  * zero, which is damage (nonzero bytes after a length 0). */
-static void copy_record(unsigned char *at, const void *rec, size_t len)
+static void copy_record(unsigned char *at, crc_fn crc, const void *rec, size_t len)
 {
 	le_put32(at, (uint32_t)len);
-	le_put32(at + 4, crc_of(rec, len));
+	le_put32(at + 4, crc(rec, len));
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	memcpy(at + RECORD_HEADER, rec, len);
 }
@@ -1029,7 +1042,7 @@ static int write_record(struct log_file *lf, const void *rec, size_t len)
 	}
 	if (lf->pwrite_only)
 		return pwrite_record(lf, rec, len);
-	copy_record(lf->map + lf->journal_size, rec, len);
+	copy_record(lf->map + lf->journal_size, lf->record_crc, rec, len);
 	release_behind(lf, lf->journal_size, end);
 	__atomic_store_n(&lf->journal_size, end, __ATOMIC_RELAXED);
 	return 0;
@@ -1211,7 +1224,7 @@ static int write_snapshot(struct log_file *lf, log_save_fn save, void *arg)
 
 	if (ret)
 		return ret;
-	header_build(header, SNAPSHOT_MAGIC, lf->position, len);
+	header_build(header, SNAPSHOT_MAGIC, SNAPSHOT_VERSION, lf->position, len);
 	ret = write_file_atomically(lf, "snapshot", header, blob, len, true);
 	free(blob);
 	return ret;
@@ -1370,10 +1383,11 @@ static int dump_snapshot(int dirfd, log_file_dump_fn fn, void *arg, FILE *out)
 
 /* Walks every record that frames, reporting damage and going on past a
  * record whose CRC fails (its length still says where the next begins). */
-static int dump_records(const unsigned char *buf, size_t len, uint64_t position,
+static int dump_records(const unsigned char *buf, size_t len, const struct header *h,
 			log_file_dump_fn fn, void *arg, FILE *out)
 {
-	struct bytes b = bytes_of(buf, len);
+	struct bytes b = bytes_of(buf, len, record_crc(h->version));
+	uint64_t position = h->base;
 	size_t off = HEADER_SIZE;
 	int ret = 0;
 
@@ -1422,9 +1436,10 @@ static int dump_journal(int dirfd, log_file_dump_fn fn, void *arg, FILE *out)
 			goto out_free;
 		/* Past the magic the records may still be readable; their
 		 * positions then rest on a base that may be wrong. */
+		h.version = le_get32(buf + 8);
 		h.base = le_get64(buf + 16);
 	}
-	walk = dump_records(buf, len, h.base, fn, arg, out);
+	walk = dump_records(buf, len, &h, fn, arg, out);
 	if (!ret)
 		ret = walk;
 out_free:

@@ -4,12 +4,14 @@
  *   journal  = header record* zero*
  *   snapshot = header blob
  *   header   = magic[8] version:u32le flags:u32le base:u64le extra:u64le crc:u32le
- *   record   = length:u32le crc32:u32le bytes[length]
+ *   record   = length:u32le crc:u32le bytes[length]
  *
- * journal: magic "rwfsjnl2", base = the position before its first record,
- * extra = 0.  snapshot: magic "rwfssnp2", base = the position it includes,
- * extra = the blob's length; the blob follows, then its crc32:u32le.  The
- * header's crc covers the bytes before it.  CRCs are zlib's crc32.
+ * journal: magic "rwfsjnl2", version 2 (records' crc: CRC-32C) or 1
+ * (records' crc: zlib's crc32, still read and appended to), base = the
+ * position before its first record, extra = 0.  snapshot: magic
+ * "rwfssnp2", version 1, base = the position it includes, extra = the
+ * blob's length; the blob follows, then its crc32:u32le.  The header's crc
+ * covers the bytes before it.  Headers and blobs use zlib's crc32 (crc.h).
  *
  * A running journal is grown ahead of its records (fallocate), so its tail
  * is zero bytes, which a clean close cuts; after a crash, zeros from the

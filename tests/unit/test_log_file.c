@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "crc.h"
 #include "file.h"
 #include "scratch.h"
 
@@ -415,14 +416,58 @@ static void test_framing_on_disk(void **state)
 	/* 36-byte header, then length, CRC, payload. */
 	assert_int_equal(len, 36 + 8 + 8);
 	assert_memory_equal(buf, "rwfsjnl2", 8);
-	assert_int_equal(le32(buf + 8), 1);
+	assert_int_equal(le32(buf + 8), 2);
 	assert_int_equal(le32(buf + 12), 0);
 	for (int i = 16; i < 32; i++)
 		assert_int_equal(buf[i], 0);
 	assert_int_equal(le32(buf + 32), crc32(0, buf, 32));
 	assert_int_equal(le32(buf + 36), 8);
-	assert_int_equal(le32(buf + 40), crc32(0, (const unsigned char *)"SET A 5\n", 8));
+	assert_int_equal(le32(buf + 40), crc_castagnoli("SET A 5\n", 8));
 	assert_memory_equal(buf + 44, "SET A 5\n", 8);
+	free(buf);
+}
+
+/* A journal of format 1, its records checked by zlib's CRC-32, is read and
+ * appended to in its own format; the journal a compaction makes is of
+ * format 2. */
+static void test_format_1_journal_goes_on(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_NO);
+	unsigned char h[36] = "rwfsjnl2", rec[8], *buf;
+	struct seen s;
+	struct log *log;
+	size_t len;
+	int fd = open(path_in(f, "journal"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	close(fd);
+	put_le(h + 8, 1, 4);
+	put_le(h + 32, crc32(0, h, 32), 4);
+	put_le(rec, 8, 4);
+	put_le(rec + 4, crc32(0, (const unsigned char *)"SET A 5\n", 8), 4);
+	append_to(f, "journal", h, sizeof(h));
+	append_to(f, "journal", rec, sizeof(rec));
+	append_to(f, "journal", "SET A 5\n", 8);
+	log = open_ok(&o, &s);
+	assert_string_equal(s.text, "SET A 5\n|");
+	assert_int_equal(append_ok(log, "SET B 6\n"), 2);
+	log_close(log);
+	buf = slurp(f, "journal", &len);
+	assert_int_equal(len, 36 + 2 * 16);
+	assert_int_equal(le32(buf + 8), 1);
+	assert_int_equal(le32(buf + 56), crc32(0, (const unsigned char *)"SET B 6\n", 8));
+	free(buf);
+
+	log = open_ok(&o, &s);
+	assert_string_equal(s.text, "SET A 5\n|SET B 6\n|");
+	assert_int_equal(log_compact(log, save, &s), 0);
+	assert_int_equal(append_ok(log, "SET C 7\n"), 3);
+	log_close(log);
+	buf = slurp(f, "journal", &len);
+	assert_int_equal(len, 36 + 16);
+	assert_int_equal(le32(buf + 8), 2);
+	assert_int_equal(le32(buf + 40), crc_castagnoli("SET C 7\n", 8));
 	free(buf);
 }
 
@@ -727,7 +772,7 @@ static void test_torn_record_then_zeros_is_torn(void **state)
 		log_close(log);
 		if (cases[i].header == 6)
 			memset(rec, 0, 4);
-		put_le(rec + 4, crc32(0, (const unsigned char *)"SET B 2\n", 8), 4);
+		put_le(rec + 4, crc_castagnoli("SET B 2\n", 8), 4);
 		memcpy(rec + 8, "SET B 2\n", 8);
 		append_to(f, "journal", rec, cases[i].header);
 		append_to(f, "journal", NULL, 8 - cases[i].header);
@@ -1749,6 +1794,7 @@ int main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_framing_on_disk),
+		T(test_format_1_journal_goes_on),
 		T(test_append_delivers_before_returning),
 		T(test_follow_delivers_what_was_appended),
 		T(test_bad_appends),
