@@ -111,21 +111,27 @@ static int set_cells(struct state *st, uint64_t n)
  * no engine refuses one for lack of memory that another applies. */
 static int apply_batch(struct state *st, const struct record *r, struct outcome *out)
 {
-	struct isa_undo undo = { .cells = st->batch_undo };
-	struct isa_error err = { 0 };
+	struct isa_undo undo; /* isa_execute fills both: zeroing them cost more than a short batch runs */
+	struct isa_error err;
 	size_t count;
-	int ret;
+	int ret = record_get_insns(r, st->batch_insns, ISA_MAX_BATCH_LINES, &count);
 
-	ret = record_get_insns(r, st->batch_insns, ISA_MAX_BATCH_LINES, &count);
-	if (!ret)
-		ret = isa_execute(&st->machine, st->batch_insns, count, &undo,
-				  out ? out->each : NULL, out ? out->each_arg : NULL, &err);
-	if (!ret)
-		for (size_t k = 0; k < count; k++)
-			st->insn_count[st->batch_insns[k].op]++;
-	if (ret && out)
-		out->isa = err;
-	return ret;
+	if (ret) {
+		if (out)
+			out->isa = (struct isa_error){ 0 };
+		return ret;
+	}
+	undo.cells = st->batch_undo;
+	ret = isa_execute(&st->machine, st->batch_insns, count, &undo,
+			  out ? out->each : NULL, out ? out->each_arg : NULL, &err);
+	if (ret) {
+		if (out)
+			out->isa = err;
+		return ret;
+	}
+	for (size_t k = 0; k < count; k++)
+		st->insn_count[st->batch_insns[k].op]++;
+	return 0;
 }
 
 /* --- queues ------------------------------------------------------------------ */

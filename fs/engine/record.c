@@ -346,21 +346,22 @@ static bool insn_valid(const struct isa_insn *in, unsigned reg_byte)
 int record_get_insns(const struct record *r, struct isa_insn *out, size_t max,
 		     size_t *count)
 {
-	struct reader rd = { r->data.data, r->data.len, false };
+	const unsigned char *p = r->data.data;
 	size_t n = r->data.len / RECORD_INSN_BYTES;
 
+	/* The length is checked whole, so each instruction reads its bytes
+	 * without a bound check of its own. */
 	if (r->kind != RECORD_BATCH || r->data.len % RECORD_INSN_BYTES || n > max)
 		return -EBADMSG;
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; k < n; k++, p += RECORD_INSN_BYTES) {
 		struct isa_insn *in = &out[k];
-		unsigned op = (unsigned)get_u8(&rd), reg = (unsigned)get_u8(&rd);
-		unsigned is_reg = (unsigned)get_u8(&rd);
+		unsigned op = p[0], reg = p[1], is_reg = p[2];
 
 		in->op = (enum isa_op)op;
 		in->reg = reg == 0xff ? -1 : (int)reg;
 		in->src.is_register = is_reg == 1;
-		in->src.value = (int64_t)get_u64(&rd);
-		in->cell = (int64_t)get_u64(&rd);
+		in->src.value = (int64_t)le_get64(p + 3);
+		in->cell = (int64_t)le_get64(p + 11);
 		in->line = (unsigned)k + 1;
 		if (is_reg > 1 || op > ISA_WRITE || !insn_valid(in, reg))
 			return -EBADMSG;
