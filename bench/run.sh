@@ -10,7 +10,8 @@
 #               latency under readers, rwfs's lock against glibc's, memory
 #   durability  register writes under --sync=always, everysec and no (one
 #               daemon and scratch state directory each) against minfuse
-#               and the disk's fdatasync; start-up on a journal of a
+#               and the disk's fdatasync; --sync=no with the event log on
+#               (--log=FILE) against --quiet; start-up on a journal of a
 #               million records; the journal before and after compaction
 #   queues      items/s through a queue (1+1 and 4+4 threads), a named
 #               pipe and Redis (when redis-server is installed), also with
@@ -73,6 +74,7 @@ target_write_insn_x=2   # and per write
 target_wait_us=5000     # writer's longest write() under 4 readers
 target_rss_kib=16384    # daemon's VmRSS after the run
 target_everysec_pct=85  # --sync=everysec register pwrite, % of minfuse
+target_evlog_pct=85     # register pwrite with the event log on, % of --quiet
 target_group_x=2        # --sync=always: 4 writers' rate over 1 writer's
 target_redis_x=1.5      # queue 1+1 items/s over Redis LPUSH+BRPOP items/s
 target_rt_x=1.2         # queue push+pop time over two bare FUSE reads
@@ -549,6 +551,7 @@ d_always4x() {
 }
 d_everysec1() { run_bench pwrite "$tmp/sync-everysec/B" 1 "$round_secs"; }
 d_no1() { run_bench pwrite "$tmp/sync-no/B" 1 "$round_secs"; }
+d_logged1() { run_bench pwrite "$tmp/logged/B" 1 "$round_secs"; }
 d_fsync() { run_bench fsync "$tmp" "$round_secs"; }
 
 # Starts rwfs as daemon NAME on state directory $2 (more options follow),
@@ -586,13 +589,17 @@ run_durability() {
 			--state="$tmp/state-$mode" --sync="$mode" ||
 			die "rwfs --sync=$mode did not mount: $(fs_err "sync-$mode")"
 	done
+	# As --sync=no, with the event log on: a line a write, to a file.
+	mkdir "$tmp/state-logged" || die "cannot make $tmp/state-logged"
+	start_fs logged /dev/null "$root/rwfs" -f --state="$tmp/state-logged" --sync=no \
+		--log="$tmp/events.log" || die "rwfs --log did not mount: $(fs_err logged)"
 
 	echo
 	echo "== durability: register writes by --sync mode =="
 	printf '%s\n' 'pwrite("1\n", offset 0) on B; one rwfs daemon with its own state directory per mode,'
 	echo "on $(fs_type "$tmp"); reference: bench/minfuse pwrite, in the same turns"
 	echo
-	alternate d_min1 d_min4 d_always1 d_always4 d_always4x d_everysec1 d_no1 d_fsync
+	alternate d_min1 d_min4 d_always1 d_always4 d_always4x d_everysec1 d_no1 d_logged1 d_fsync
 	printf '%-10s %-14s %13s %13s %12s %12s\n' sync writers "rwfs ops/s" \
 		"minfuse ops/s" "rwfs/minfuse" "run spread"
 	for row in "always 1_on_B d_always1 d_min1" "always 4_on_B d_always4 d_min4" \
@@ -605,6 +612,16 @@ run_durability() {
 			"$(pct "$r" "$m")" "$(quartiles $(round_pcts "$ser" "$base"))"
 	done
 	echo "(minfuse has one file: its 4 writers all write f)"
+	# shellcheck disable=SC2046
+	all=$(median $(round_pcts d_logged1 d_no1))
+	r=$(med d_logged1)
+	# shellcheck disable=SC2046
+	echo "event log on (--log=FILE, a line a write) against --quiet, both --sync=no:" \
+		"$(printf '%.0f' "$r") ops/s, ${all}% (run spread $(quartiles $(round_pcts d_logged1 d_no1)));" \
+		"$(wc -l <"$tmp/events.log") lines logged"
+	target "event log on >= ${target_evlog_pct}% of --quiet" \
+		"$(awk -v m="$all" 'BEGIN { printf "%.1f%%", m }')" \
+		"$(verdict "$(at_least "$all" "$target_evlog_pct")")"
 	# shellcheck disable=SC2046
 	all=$(median $(round_pcts d_everysec1 d_min1))
 	target "everysec pwrite >= ${target_everysec_pct}% of minfuse" \
@@ -636,6 +653,7 @@ run_durability() {
 	for mode in always everysec no; do
 		stop_fs "sync-$mode"
 	done
+	stop_fs logged
 
 	# Start-up on a long journal, made without FUSE by the engine and its file log.
 	state=$tmp/state-replay
