@@ -161,10 +161,17 @@ static void notify_tickets(struct state *st, const struct changes *c)
 		st->ticket_observer(st->ticket_observer_arg, &all);
 }
 
+static bool any_change(const struct changes *c)
+{
+	return c->count || c->all || c->ntickets || c->all_tickets;
+}
+
 static void notify(struct state *st, const struct changes *c)
 {
 	uint64_t id;
 
+	if (!any_change(c))
+		return;
 	notify_tickets(st, c);
 	if (!st->observer)
 		return;
@@ -218,11 +225,6 @@ static void merge_changes(struct changes *into, const struct changes *c)
  * calls the observers.  (The file log delivers in the proposer's thread,
  * where the changes wait in `deferred` until its append returns.)
  */
-
-static bool any_change(const struct changes *c)
-{
-	return c->count || c->all || c->ntickets || c->all_tickets;
-}
 
 static int begin_again(struct state *st);
 
