@@ -1,8 +1,8 @@
 /* test_state.c - unit tests of the state object (fs/engine/state.h):
  * registers and cells, batches through state_execute and state_run with
- * their replies, all-or-nothing failures, the stats counters, the replay
- * of the same records into a second state, queue ids, and concurrent
- * writers and readers.
+ * their replies (printed when asked), all-or-nothing failures, the stats
+ * counters, the replay of the same records into a second state, queue
+ * ids, and concurrent writers and readers.
  *
  * No file log is attached: the state keeps its records in its memory log.
  */
@@ -313,6 +313,98 @@ static void test_execute_failures(void **state)
 		if (cell(st, 5) != 50 || cell(st, 1) != 0)
 			fail_msg("\"%s\" failed but changed a cell", cases[i].text);
 	}
+}
+
+/* A reply is printed when asked, from what its batch did then: later
+ * batches change nothing in it, and it prints the same text every time. */
+static void test_reply_printed_later(void **state)
+{
+	struct state *st = *state;
+	const char *first = "SET A 5\nADD A 1\nWRITE A 3", *second = "SET A 100\nWRITE 7 3";
+	const char *want = "ok SET A 5 -> A=5\nok ADD A 1 -> A=6\nok WRITE A 3 -> mem/3=6\n";
+	struct reply *kept, *later;
+	char *text, *again;
+	size_t len, len_again;
+
+	assert_int_equal(state_execute(st, first, strlen(first), 0, &kept, NULL), 0);
+	assert_int_equal(state_execute(st, second, strlen(second), 0, &later, NULL), 0);
+	assert_int_equal(reply_text(kept, &text, &len), 0);
+	assert_string_equal(text, want);
+	assert_int_equal(len, strlen(want));
+	assert_int_equal(reply_text(kept, &again, &len_again), 0);
+	assert_string_equal(again, want);
+	free(text);
+	free(again);
+	print_reply(later, &text, &len);
+	assert_string_equal(text, "ok SET A 100 -> A=100\nok WRITE 7 3 -> mem/3=7\n");
+	free(text);
+	reply_free(kept);
+}
+
+/* The error replies, word for word: a refusal names the instruction and
+ * the client's line, a parse error its line, a limit no line at all. */
+static void test_reply_errors(void **state)
+{
+	static const struct {
+		const char *text, *reply;
+	} cases[] = {
+		{ "# c\n\nSET A 1\n  div a 0", "error line 4: DIV A 0: division by zero\n" },
+		{ "SET A 1\nMOV 1 2", "error line 2: MOV needs a register operand\n" },
+		{ "ADD A 1\nFOO", "error line 2: unknown instruction 'FOO'\n" },
+		{ "READ B 256", "error line 1: READ B 256: cell 256 out of range 0..255\n" },
+	};
+	struct state *st = *state;
+	struct isa_error err;
+	char *reply, *big;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_not_equal(execute_text(st, cases[i].text, strlen(cases[i].text), 0,
+						  &reply, &len, &err), 0);
+		assert_string_equal(reply, cases[i].reply);
+		assert_int_equal(len, strlen(cases[i].reply));
+		free(reply);
+	}
+	big = calloc(ISA_MAX_BATCH_BYTES + 1, 1);
+	assert_non_null(big);
+	assert_int_equal(execute_text(st, big, ISA_MAX_BATCH_BYTES + 1, 0, &reply, &len, &err),
+			 -EFBIG);
+	assert_string_equal(reply, "error: batch of 65537 bytes is over the 65536 byte limit\n");
+	free(reply);
+	free(big);
+}
+
+/* A reply holds at most the instructions it was made for, and an
+ * empty one prints as nothing. */
+static void test_reply_alone(void **state)
+{
+	const struct isa_insn set = { .op = ISA_SET, .reg = R('Q'), .src = { false, 4 },
+				      .line = 7 };
+	const struct isa_error err = { EDOM, 7, "no reason" };
+	struct reply *r = reply_new(&set, 1);
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_non_null(r);
+	reply_note(r, &set, false, R('Q'), 4);
+	reply_note(r, &set, false, R('Q'), 5);
+	assert_int_equal(reply_text(r, &text, &len), 0);
+	assert_string_equal(text, "ok SET Q 4 -> Q=4\n");
+	free(text);
+	reply_fail(r, &set, &err);
+	print_reply(r, &text, &len);
+	assert_string_equal(text, "error line 7: SET Q 4: no reason\n");
+	free(text);
+
+	r = reply_new(NULL, 0);
+	assert_non_null(r);
+	assert_int_equal(reply_text(r, &text, &len), 0);
+	assert_string_equal(text, "");
+	assert_int_equal(len, 0);
+	free(text);
+	reply_free(r);
+	reply_free(NULL);
 }
 
 /* reply and err may be NULL. */
@@ -790,6 +882,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_execute_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_empty_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_printed_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_errors, setup, teardown),
+		cmocka_unit_test(test_reply_alone),
 		cmocka_unit_test_setup_teardown(test_execute_without_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
