@@ -177,19 +177,23 @@ static const char *scan_line(const char *p, const char *end, struct token *tok,
 			     size_t *count)
 {
 	size_t n = 0;
+	enum byte_kind kind;
 
-	for (;;) {
-		const char *start;
+	/* The byte after a word is classified once, by the word's loop. */
+	while (p < end && (kind = kind_of(*p)) != END_BYTE) {
+		const char *start = p;
 
-		while (p < end && kind_of(*p) == BLANK_BYTE)
+		if (kind == BLANK_BYTE) {
 			p++;
-		if (p == end || kind_of(*p) == END_BYTE)
-			break;
-		start = p;
-		while (p < end && kind_of(*p) == WORD_BYTE)
-			p++;
+			continue;
+		}
+		while (++p < end && (kind = kind_of(*p)) == WORD_BYTE)
+			;
 		if (n < MAX_TOKENS)
 			tok[n++] = (struct token){ start, (size_t)(p - start) };
+		if (p == end || kind == END_BYTE)
+			break;
+		p++; /* the blank that ended the word */
 	}
 	*count = n;
 	if (p < end && *p == '#') {
