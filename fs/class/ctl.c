@@ -51,7 +51,7 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 {
 	struct rwfs *fs = fs_of(req);
 	struct isa_error err = { 0 };
-	struct reply *reply;
+	struct reply *reply = NULL;
 	int ret;
 
 	(void)off, (void)flags;

@@ -846,6 +846,8 @@ int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 
 	if (!err)
 		err = &local;
+	if (reply)
+		*reply = NULL;
 	if (room > SMALL_BATCH)
 		insns = malloc(room * sizeof(*insns));
 	if (!insns)

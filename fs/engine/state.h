@@ -108,7 +108,7 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 
 /* Parses text as a batch and runs it: the mnt/ctl write.  Parse errors
  * come back as from isa_parse_batch (-EINVAL, -ERANGE, -EFBIG, -E2BIG)
- * with nothing run and the error in the reply. */
+ * with nothing run and the error in the reply; otherwise as state_run. */
 int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 		  struct reply **reply, struct isa_error *err);
 
