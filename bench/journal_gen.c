@@ -67,7 +67,7 @@ int main(int argc, char *argv[])
 		const char *text = i % 4 == 3 ? add_write : add;
 		size_t len = i % 4 == 3 ? sizeof(add_write) - 1 : sizeof(add) - 1;
 
-		ret = state_execute(st, text, len, 0, NULL, NULL, NULL);
+		ret = state_execute(st, text, len, 0, NULL, NULL);
 		if (ret) {
 			fprintf(stderr, "journal_gen: record %llu: %s\n", i + 1, strerror(-ret));
 			state_free(st);

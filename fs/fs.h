@@ -41,6 +41,7 @@ struct handle {
 	size_t len;             /* under lock */
 	size_t cap;             /* under lock */
 	size_t cursor;          /* under lock: next reply byte of mnt/ctl */
+	struct reply *batch;    /* under lock: mnt/ctl's last batch, printed when read */
 	char *login;            /* under lock: a shop login to run when read */
 	size_t login_len;       /* under lock */
 	struct evlog_cursor events_cursor; /* under the event log's lock */

@@ -118,12 +118,17 @@ void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off
 			bool show_value);
 
 /* A read of a reply stream (ctl, shop): the handle's text from where the
- * last read stopped, whatever the offset. */
+ * last read stopped, whatever the offset.  A batch kept by text_keep_batch
+ * becomes that text at the first read. */
 void text_read_reply(fuse_req_t req, struct handle *h, size_t size);
 
 /* Makes reply (malloc'd, taken over; may be NULL) the handle's text, to be
  * read as a stream from its start. */
 void text_keep_reply(struct handle *h, char *reply, size_t len);
+
+/* Makes batch (taken over; may be NULL) what h replies, in place of any
+ * text or batch it held: printed by the first text_read_reply. */
+void text_keep_batch(struct handle *h, struct reply *batch);
 
 /* Adds one directory entry to buf like fuse_add_direntry; returns the
  * bytes it took, or 0 when it does not fit. */

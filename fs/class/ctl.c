@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../engine/reply.h"
 #include "class.h"
 
 static void read_outcome(fuse_req_t req, struct handle *h, size_t size, off_t off, int flags)
@@ -50,13 +51,12 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 {
 	struct rwfs *fs = fs_of(req);
 	struct isa_error err = { 0 };
-	char *reply = NULL;
-	size_t len = 0;
+	struct reply *reply = NULL;
 	int ret;
 
 	(void)off, (void)flags;
-	ret = state_execute(fs->st, buf, size, client_pid(req), &reply, &len, &err);
-	text_keep_reply(h, reply, len);
+	ret = state_execute(fs->st, buf, size, client_pid(req), &reply, &err);
+	text_keep_batch(h, reply);
 
 	if (logging(fs)) {
 		char outcome[ISA_MESSAGE_SIZE + 32] = "ok";
@@ -74,6 +74,13 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 		fuse_reply_write(req, size);
 }
 
+static void release_batch(struct rwfs *fs, struct handle *h)
+{
+	(void)fs;
+	reply_free(h->batch);
+	h->batch = NULL;
+}
+
 const struct node_class ctl_class = {
 	.ino_base = 29,
 	.mode = S_IFREG | 0666,
@@ -81,4 +88,5 @@ const struct node_class ctl_class = {
 	.open_flags = FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE,
 	.read = read_outcome,
 	.write = write_batch,
+	.release = release_batch,
 };

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../engine/reply.h"
 #include "class.h"
 
 /* Replaces h's text with a fresh one of its node's format.  Under h->lock. */
@@ -99,17 +100,49 @@ void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off
 	reply_copy(req, ret, buf, n, small);
 }
 
+/* Replaces h's text with reply, to be read from its start.  Under h->lock. */
+static void set_reply(struct handle *h, char *reply, size_t len)
+{
+	/* The reply it replaces may hold a token. */
+	if (h->text)
+		explicit_bzero(h->text, h->len);
+	free(h->text);
+	h->text = reply;
+	h->len = len;
+	h->cap = len;
+	h->cursor = 0;
+}
+
+/* Prints the batch h keeps into its text.  Under h->lock. */
+static int print_batch(struct handle *h)
+{
+	char *text;
+	size_t len;
+	int ret = reply_text(h->batch, &text, &len);
+
+	if (ret)
+		return ret;
+	set_reply(h, text, len);
+	reply_free(h->batch);
+	h->batch = NULL;
+	return 0;
+}
+
 void text_read_reply(fuse_req_t req, struct handle *h, size_t size)
 {
 	char small[64], *buf = small;
-	size_t n;
-	int ret;
+	size_t n = 0;
+	int ret = 0;
 
 	pthread_mutex_lock(&h->lock);
-	n = h->len - h->cursor;
-	if (n > size)
-		n = size;
-	ret = copy_out(h, h->cursor, n, small, sizeof(small), &buf);
+	if (h->batch)
+		ret = print_batch(h);
+	if (!ret) {
+		n = h->len - h->cursor;
+		if (n > size)
+			n = size;
+		ret = copy_out(h, h->cursor, n, small, sizeof(small), &buf);
+	}
 	if (!ret)
 		h->cursor += n;
 	pthread_mutex_unlock(&h->lock);
@@ -119,15 +152,20 @@ void text_read_reply(fuse_req_t req, struct handle *h, size_t size)
 void text_keep_reply(struct handle *h, char *reply, size_t len)
 {
 	pthread_mutex_lock(&h->lock);
-	/* The reply it replaces may hold a token. */
-	if (h->text)
-		explicit_bzero(h->text, h->len);
-	free(h->text);
-	h->text = reply;
-	h->len = len;
-	h->cap = len;
-	h->cursor = 0;
+	set_reply(h, reply, len);
 	pthread_mutex_unlock(&h->lock);
+}
+
+void text_keep_batch(struct handle *h, struct reply *batch)
+{
+	struct reply *old;
+
+	pthread_mutex_lock(&h->lock);
+	set_reply(h, NULL, 0);
+	old = h->batch;
+	h->batch = batch;
+	pthread_mutex_unlock(&h->lock);
+	reply_free(old);
 }
 
 size_t text_add_direntry(fuse_req_t req, char *buf, size_t size, const char *name,

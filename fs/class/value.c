@@ -43,7 +43,7 @@ static void apply_value(fuse_req_t req, struct handle *h, struct isa_insn *insn,
 
 	err.errnum = 0; /* the message is written only with an error */
 	if (!ret)
-		ret = state_run(fs->st, insn, 1, client_pid(req), NULL, NULL, &err);
+		ret = state_run(fs->st, insn, 1, client_pid(req), NULL, &err);
 	if (logging(fs)) {
 		char path[32], what[40], outcome[ISA_MESSAGE_SIZE + 16];
 

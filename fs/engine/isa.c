@@ -25,8 +25,9 @@ const char *isa_op_name(enum isa_op op)
 	return (unsigned)op < OP_COUNT ? op_names[op] : NULL;
 }
 
+/* Cold: kept out of the parser's and executor's loops. */
 static int fail(struct isa_error *err, int errnum, unsigned line, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5), cold));
 
 static int fail(struct isa_error *err, int errnum, unsigned line, const char *fmt, ...)
 {
@@ -60,17 +61,16 @@ static int parse_decimal(const char *s, size_t len, int64_t *out)
 
 	if (i == len)
 		return -EINVAL;
+	/* Every digit is checked, also past an overflow: "9...9x" is EINVAL. */
 	for (; i < len; i++) {
 		unsigned digit = (unsigned char)s[i] - (unsigned)'0';
 
 		if (digit > 9)
 			return -EINVAL;
-		if (v > (limit - digit) / 10)
-			too_large = true;
-		else
-			v = v * 10 + digit;
+		too_large |= __builtin_mul_overflow(v, 10, &v);
+		too_large |= __builtin_add_overflow(v, digit, &v);
 	}
-	if (too_large)
+	if (too_large || v > limit)
 		return -ERANGE;
 	*out = !negative ? (int64_t)v : v ? -(int64_t)(v - 1) - 1 : 0;
 	return 0;
@@ -155,24 +155,53 @@ struct token {
 	size_t len;
 };
 
-/* Splits one line (comment already cut) into blank-separated tokens.
- * Returns the number of tokens, at most MAX_TOKENS. */
-static size_t tokenize(const char *s, size_t len, struct token *tok)
-{
-	size_t n = 0, i = 0;
+/* What a byte of a batch is to the scanner: a newline ends the line, a
+ * `#` its code; the blanks are isspace's in the C locale. */
+enum byte_kind { WORD_BYTE, BLANK_BYTE, END_BYTE };
 
-	while (i < len && n < MAX_TOKENS) {
-		while (i < len && is_blank_char(s[i]))
-			i++;
-		if (i == len)
+static const unsigned char byte_kinds[256] = {
+	['\t'] = BLANK_BYTE, ['\v'] = BLANK_BYTE, ['\f'] = BLANK_BYTE,
+	['\r'] = BLANK_BYTE, [' '] = BLANK_BYTE,  ['\n'] = END_BYTE, ['#'] = END_BYTE,
+};
+
+static enum byte_kind kind_of(char c)
+{
+	return (enum byte_kind)byte_kinds[(unsigned char)c];
+}
+
+/* Splits the line that starts at p into blank-separated tokens, looking
+ * at each byte of its code once; a comment is skipped to the newline.
+ * Keeps at most MAX_TOKENS tokens in tok and their number in *count.
+ * Returns the start of the next line (end after the last). */
+static const char *scan_line(const char *p, const char *end, struct token *tok,
+			     size_t *count)
+{
+	size_t n = 0;
+	enum byte_kind kind;
+
+	/* The byte after a word is classified once, by the word's loop. */
+	while (p < end && (kind = kind_of(*p)) != END_BYTE) {
+		const char *start = p;
+
+		if (kind == BLANK_BYTE) {
+			p++;
+			continue;
+		}
+		while (++p < end && (kind = kind_of(*p)) == WORD_BYTE)
+			;
+		if (n < MAX_TOKENS)
+			tok[n++] = (struct token){ start, (size_t)(p - start) };
+		if (p == end || kind == END_BYTE)
 			break;
-		tok[n].text = s + i;
-		while (i < len && !is_blank_char(s[i]))
-			i++;
-		tok[n].len = (size_t)(s + i - tok[n].text);
-		n++;
+		p++; /* the blank that ended the word */
 	}
-	return n;
+	*count = n;
+	if (p < end && *p == '#') {
+		p = memchr(p, '\n', (size_t)(end - p));
+		if (!p)
+			return end;
+	}
+	return p < end ? p + 1 : end;
 }
 
 /* Whether token t is name (capitals), in any case. */
@@ -186,22 +215,43 @@ static bool names(const struct token *t, const char *name)
 	return k == t->len && !name[k];
 }
 
+/* The first letter names the operation, the second tells MOV from MUL and
+ * SUB from SET: one comparison with the only name it can be. */
 static int lookup_op(const struct token *t, enum isa_op *op)
 {
-	for (size_t i = 0; i < OP_COUNT; i++) {
-		if (names(t, op_names[i])) {
-			*op = (enum isa_op)i;
-			return 0;
-		}
+	char second = t->len > 1 ? (char)(t->text[1] & ~0x20) : 0;
+	enum isa_op guess;
+
+	switch (t->text[0] & ~0x20) {
+	case 'A': guess = ISA_ADD; break;
+	case 'D': guess = ISA_DIV; break;
+	case 'M': guess = second == 'O' ? ISA_MOV : ISA_MUL; break;
+	case 'R': guess = ISA_READ; break;
+	case 'S': guess = second == 'U' ? ISA_SUB : ISA_SET; break;
+	case 'W': guess = ISA_WRITE; break;
+	default: return -EINVAL;
 	}
-	return -EINVAL;
+	if (!names(t, op_names[guess]))
+		return -EINVAL;
+	*op = guess;
+	return 0;
 }
 
-static int parse_operand(const struct token *t, struct isa_operand *o,
-			 unsigned line, struct isa_error *err)
+/* The error of an operand that parse_decimal refused with ret. */
+static int operand_error(const struct token *t, int ret, unsigned line, struct isa_error *err)
 {
-	int ret;
+	if (ret == -ERANGE)
+		return fail(err, ERANGE, line, "literal %.*s out of range",
+			    (int)t->len, t->text);
+	return fail(err, EINVAL, line,
+		    "bad operand '%.*s' (a register A-Z or a decimal integer)",
+		    (int)t->len, t->text);
+}
 
+/* Reads t as a register or a literal: 0, or parse_decimal's -EINVAL or
+ * -ERANGE, which operand_error words. */
+static int parse_operand(const struct token *t, struct isa_operand *o)
+{
 	char letter = (char)(t->text[0] & ~0x20); /* 'a'..'z' to 'A'..'Z' */
 
 	if (t->len == 1 && letter >= 'A' && letter <= 'Z') {
@@ -210,15 +260,7 @@ static int parse_operand(const struct token *t, struct isa_operand *o,
 		return 0;
 	}
 	o->is_register = false;
-	ret = parse_decimal(t->text, t->len, &o->value);
-	if (ret == -ERANGE)
-		return fail(err, ERANGE, line, "literal %.*s out of range",
-			    (int)t->len, t->text);
-	if (ret)
-		return fail(err, EINVAL, line,
-			    "bad operand '%.*s' (a register A-Z or a decimal integer)",
-			    (int)t->len, t->text);
-	return 0;
+	return parse_decimal(t->text, t->len, &o->value);
 }
 
 /* Puts two parsed operands into their canonical places for op.  With one
@@ -271,12 +313,10 @@ static int place_operands(struct isa_insn *in, const struct isa_operand *a,
 	return fail(err, EINVAL, in->line, "%s needs a register operand", name);
 }
 
-static int parse_line(const char *s, size_t len, unsigned line,
+static int parse_line(const struct token *tok, size_t n, unsigned line,
 		      struct isa_insn *in, struct isa_error *err)
 {
-	struct token tok[MAX_TOKENS];
 	struct isa_operand a, b;
-	size_t n = tokenize(s, len, tok);
 	int ret;
 
 	*in = (struct isa_insn){ .line = line };
@@ -290,27 +330,20 @@ static int parse_line(const char *s, size_t len, unsigned line,
 	if (n > 3)
 		return fail(err, EINVAL, line, "%s takes 2 operands, got more",
 			    op_names[in->op]);
-	in->line = line;
-	ret = parse_operand(&tok[1], &a, line, err);
-	if (!ret)
-		ret = parse_operand(&tok[2], &b, line, err);
-	if (!ret)
-		ret = place_operands(in, &a, &b, err);
-	return ret;
-}
-
-static bool is_blank(const char *s, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (!is_blank_char(s[i]))
-			return false;
-	return true;
+	ret = parse_operand(&tok[1], &a);
+	if (ret)
+		return operand_error(&tok[1], ret, line, err);
+	ret = parse_operand(&tok[2], &b);
+	if (ret)
+		return operand_error(&tok[2], ret, line, err);
+	return place_operands(in, &a, &b, err);
 }
 
 int isa_parse_batch(const char *text, size_t len, struct isa_insn *insns,
 		    size_t max, size_t *count, struct isa_error *err)
 {
-	size_t pos = 0, n = 0;
+	const char *p = text, *end = text + len;
+	size_t n = 0;
 	unsigned line = 0;
 	int ret;
 
@@ -318,20 +351,17 @@ int isa_parse_batch(const char *text, size_t len, struct isa_insn *insns,
 	if (len > ISA_MAX_BATCH_BYTES)
 		return fail(err, EFBIG, 0, "batch of %zu bytes is over the %d byte limit",
 			    len, ISA_MAX_BATCH_BYTES);
-	while (pos < len) {
-		const char *s = text + pos;
-		const char *nl = memchr(s, '\n', len - pos);
-		size_t linelen = nl ? (size_t)(nl - s) : len - pos;
-		const char *hash = memchr(s, '#', linelen);
-		size_t codelen = hash ? (size_t)(hash - s) : linelen;
+	while (p < end) {
+		struct token tok[MAX_TOKENS];
+		size_t ntok;
 
-		pos += linelen + (nl != NULL);
+		p = scan_line(p, end, tok, &ntok);
 		line++;
-		if (is_blank(s, codelen))
+		if (ntok == 0)
 			continue;
 		if (n == max)
 			return fail(err, E2BIG, line, "more than %zu instructions", max);
-		ret = parse_line(s, codelen, line, &insns[n], err);
+		ret = parse_line(tok, ntok, line, &insns[n], err);
 		if (ret)
 			return ret;
 		n++;

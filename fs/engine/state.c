@@ -14,6 +14,7 @@
 #include "../log/log.h"
 #include "../log/memory.h"
 #include "le.h"
+#include "reply.h"
 #include "state_priv.h"
 #include "text.h"
 
@@ -764,70 +765,6 @@ void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS])
 	state_bump(&st->reads);
 }
 
-/* What one instruction did: apply keeps it, under the exclusive lock, and
- * its reply line is written after, outside the lock. */
-struct result {
-	bool is_cell;
-	int64_t target, value;
-};
-
-struct results {
-	struct result *each;
-	size_t count, max;
-};
-
-static void keep_result(void *arg, const struct isa_insn *in, bool is_cell, int64_t target,
-			int64_t value)
-{
-	struct results *rs = arg;
-
-	(void)in;
-	if (rs->count < rs->max)
-		rs->each[rs->count++] = (struct result){ is_cell, target, value };
-}
-
-/* The reply of a batch that ran: a line per instruction, in order. */
-static void write_results(struct text *t, const struct isa_insn *insns,
-			  const struct results *rs)
-{
-	char line[128];
-
-	for (size_t k = 0; k < rs->count; k++) {
-		const struct result *r = &rs->each[k];
-		int len = isa_format_outcome(&insns[k], r->is_cell, r->target, r->value, line,
-					     sizeof(line));
-
-		text_append(t, line, (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1);
-	}
-}
-
-/* Replaces whatever the reply holds with the one error line. */
-static void error_line(struct text *r, const struct isa_insn *in,
-		       const struct isa_error *err)
-{
-	char text[64] = "";
-
-	text_free(r);
-	if (in) {
-		isa_format(in, text, sizeof(text));
-		text_printf(r, "error line %u: %s: %s\n", in->line, text, err->message);
-	} else if (err->line) {
-		text_printf(r, "error line %u: %s\n", err->line, err->message);
-	} else {
-		text_printf(r, "error: %s\n", err->message);
-	}
-}
-
-static int finish_reply(struct text *r, char **text, size_t *len, int ret)
-{
-	if (!text) {
-		text_free(r);
-		return ret;
-	}
-	*text = text_take(r, len);
-	return *text ? ret : -ENOMEM;
-}
-
 /* The isa error of a change the log refused. */
 static void log_error(struct isa_error *err, int ret)
 {
@@ -838,30 +775,32 @@ static void log_error(struct isa_error *err, int ret)
 }
 
 int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint32_t pid,
-	      char **reply, size_t *reply_len, struct isa_error *err)
+	      struct reply **reply, struct isa_error *err)
 {
 	unsigned char small[SMALL_BATCH * RECORD_INSN_BYTES], *data = small;
-	struct result small_results[SMALL_BATCH];
-	struct results results = { small_results, 0, count };
 	struct record r = { .kind = RECORD_BATCH, .pid = pid };
 	struct outcome out = { .err = 0 };
-	struct text t = TEXT_INIT;
+	struct reply *made = NULL;
 	struct isa_error local;
 	const struct isa_insn *failed = NULL;
 	int ret = -ENOMEM;
 
 	if (!err)
 		err = &local;
-	if (count > SMALL_BATCH) {
-		data = malloc(count * RECORD_INSN_BYTES);
-		results.each = malloc(count * sizeof(*results.each));
+	if (reply) {
+		*reply = NULL;
+		made = reply_new(insns, count);
 	}
-	if (!data || !results.each)
+	if (count > SMALL_BATCH)
+		data = malloc(count * RECORD_INSN_BYTES);
+	if (!data || (reply && !made))
 		goto out;
 	r.data.data = data;
 	r.data.len = record_put_insns(insns, count, data);
-	out.each = reply ? keep_result : NULL;
-	out.each_arg = &results;
+	/* Under the lock each instruction's outcome is only noted: the reply
+	 * is printed if and when it is read. */
+	out.each = made ? reply_note : NULL;
+	out.each_arg = made;
 	ret = state_submit(st, &r, &out);
 	if (ret) {
 		log_error(err, ret);
@@ -877,43 +816,40 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 	state_bump(&st->batches);
 	if (ret)
 		state_bump(&st->batch_errors);
-	if (ret && reply)
-		error_line(&t, failed, err);
-	else if (reply)
-		write_results(&t, insns, &results);
-	ret = finish_reply(&t, reply, reply_len, ret);
+	if (ret && made)
+		reply_fail(made, failed, err);
+	if (reply) {
+		*reply = made;
+		made = NULL;
+	}
 out:
+	reply_free(made);
 	if (data != small)
 		free(data);
-	if (results.each != small_results)
-		free(results.each);
 	return ret;
 }
 
-/* The number of lines of text, counting a final one without newline. */
-static size_t lines_in(const char *text, size_t len)
+/* Room for the instructions of a text of len bytes, without a pass over
+ * it: the shortest instruction ("ADD A B") and its newline take 8 bytes. */
+static size_t room_for(size_t len)
 {
-	size_t n = 1;
+	size_t room = len / 8 + 1;
 
-	for (const char *p = text; (p = memchr(p, '\n', len - (size_t)(p - text))); p++)
-		n++;
-	return n;
+	return room < ISA_MAX_BATCH_LINES ? room : ISA_MAX_BATCH_LINES;
 }
 
 int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
-		  char **reply, size_t *reply_len, struct isa_error *err)
+		  struct reply **reply, struct isa_error *err)
 {
 	struct isa_insn small[SMALL_BATCH], *insns = small;
-	struct text r = TEXT_INIT;
 	struct isa_error local;
-	size_t count, room = lines_in(text, len);
+	size_t count, room = room_for(len);
 	int ret;
 
 	if (!err)
 		err = &local;
-	/* A batch has at most as many instructions as lines. */
-	if (room > ISA_MAX_BATCH_LINES)
-		room = ISA_MAX_BATCH_LINES;
+	if (reply)
+		*reply = NULL;
 	if (room > SMALL_BATCH)
 		insns = malloc(room * sizeof(*insns));
 	if (!insns)
@@ -923,11 +859,14 @@ int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 		state_bump(&st->batches);
 		state_bump(&st->batch_errors);
 		if (reply)
-			error_line(&r, NULL, err);
-		ret = finish_reply(&r, reply, reply_len, ret);
+			*reply = reply_new(NULL, 0);
+		if (reply && !*reply)
+			ret = -ENOMEM;
+		else if (reply)
+			reply_fail(*reply, NULL, err);
 		goto out;
 	}
-	ret = state_run(st, insns, count, pid, reply, reply_len, err);
+	ret = state_run(st, insns, count, pid, reply, err);
 out:
 	if (insns != small)
 		free(insns);

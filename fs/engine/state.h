@@ -36,6 +36,7 @@
 
 struct state;
 struct log;
+struct reply;
 
 /* A new state: every register at 0, STATE_DEFAULT_CELLS cells at 0, no
  * queue, no product, no session.  console (may be NULL) receives the
@@ -96,20 +97,20 @@ int state_read_cell(struct state *st, size_t cell, int64_t *out);
 void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS]);
 
 /* Runs count instructions as one record, all or nothing.  When reply is
- * not NULL it receives a malloc'd text the caller frees: one line per
- * instruction ("ok ADD A B -> A=42\n"), or on failure the single line
- * "error line N: TEXT: MESSAGE\n".  Returns 0 or the refusal (-EDOM,
- * -ERANGE, -ENXIO), the log's -errno (-ENOSPC, -EIO: nothing changed) or
- * -ENOMEM; *err (may be NULL) says where.  pid: the client, for the
- * record.  Returns once the change is as durable as the log promises. */
+ * not NULL it receives the batch's reply (reply.h; the caller frees it):
+ * what each instruction did, or on failure the error.  Returns 0 or the
+ * refusal (-EDOM, -ERANGE, -ENXIO), the log's -errno (-ENOSPC, -EIO:
+ * nothing changed) or -ENOMEM (nothing ran, *reply NULL); *err (may be
+ * NULL) says where.  pid: the client, for the record.  Returns once the
+ * change is as durable as the log promises. */
 int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint32_t pid,
-	      char **reply, size_t *reply_len, struct isa_error *err);
+	      struct reply **reply, struct isa_error *err);
 
 /* Parses text as a batch and runs it: the mnt/ctl write.  Parse errors
  * come back as from isa_parse_batch (-EINVAL, -ERANGE, -EFBIG, -E2BIG)
- * with nothing run and the same "error line N: ..." reply. */
+ * with nothing run and the error in the reply; otherwise as state_run. */
 int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
-		  char **reply, size_t *reply_len, struct isa_error *err);
+		  struct reply **reply, struct isa_error *err);
 
 /* --- queues -----------------------------------------------------------
  *

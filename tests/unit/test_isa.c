@@ -408,6 +408,85 @@ static void test_parse_refuses(void **state)
 	}
 }
 
+/* The exact words and line of each refusal: the mnt/ctl reply quotes them. */
+static void test_parse_messages(void **state)
+{
+	static const struct {
+		const char *text;
+		unsigned line;
+		const char *message;
+	} cases[] = {
+		{ "FOO A 1", 1, "unknown instruction 'FOO'" },
+		{ "MOVE A B", 1, "unknown instruction 'MOVE'" },
+		{ "mo A B", 1, "unknown instruction 'mo'" },
+		{ "SE A 1", 1, "unknown instruction 'SE'" },
+		{ "S", 1, "unknown instruction 'S'" },
+		{ "WRITEX 1 2", 1, "unknown instruction 'WRITEX'" },
+		{ "ADD A 1#x\nREADS A 1", 2, "unknown instruction 'READS'" },
+		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 A 1", 1,
+		  "unknown instruction 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345'" },
+		{ "\n# c\n \t \nBAD", 4, "unknown instruction 'BAD'" },
+		{ "ADD", 1, "ADD takes 2 operands, got 0" },
+		{ "sub A # B", 1, "SUB takes 2 operands, got 1" },
+		{ "ADD A 1 2", 1, "ADD takes 2 operands, got more" },
+		{ "add\tA\v1\f2\r3 4 5", 1, "ADD takes 2 operands, got more" },
+		{ "ADD A x1", 1, "bad operand 'x1' (a register A-Z or a decimal integer)" },
+		{ "ADD AB 1", 1, "bad operand 'AB' (a register A-Z or a decimal integer)" },
+		{ "ADD A 99999999999999999999x", 1,
+		  "bad operand '99999999999999999999x' (a register A-Z or a decimal integer)" },
+		{ "SET A 1\nADD A 99999999999999999999", 2,
+		  "literal 99999999999999999999 out of range" },
+		{ "ADD A -9223372036854775809", 1, "literal -9223372036854775809 out of range" },
+		{ "SET A B", 1, "SET takes a register and a literal" },
+		{ "READ 1 2", 1, "READ takes a register and a cell number" },
+		{ "WRITE A B", 1, "WRITE takes a value and a cell number" },
+		{ "MOV 1 2", 1, "MOV needs a register operand" },
+		{ "DIV 1 2", 1, "DIV needs a register operand" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct isa_insn insns[4];
+		struct isa_error err;
+		size_t count;
+
+		assert_int_not_equal(parse_batch(cases[i].text, strlen(cases[i].text), insns, 4,
+						 &count, &err), 0);
+		if (err.line != cases[i].line || strcmp(err.message, cases[i].message) != 0)
+			fail_msg("\"%s\": line %u \"%s\", want line %u \"%s\"", cases[i].text,
+				 err.line, err.message, cases[i].line, cases[i].message);
+	}
+}
+
+/* Every isspace byte but the newline separates tokens; `#` ends a token
+ * and the line's code, also inside a word. */
+static void test_parse_blanks_and_comment_marks(void **state)
+{
+	const char *text = "\v\fsub\tB\r-3\t\f\n"
+			   "ADD A 1#2 3\n"
+			   "mul#\n"
+			   "MOV 7 C# comment without a newline";
+	struct isa_insn insns[4];
+	struct isa_error err;
+	size_t count = 0;
+
+	(void)state;
+	assert_int_equal(parse_batch(text, strlen(text), insns, 4, &count, &err), -EINVAL);
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.message, "MUL takes 2 operands, got 0");
+	text = "\v\fsub\tB\r-3\t\f\nADD A 1#2 3\nMOV 7 C# comment without a newline";
+	assert_int_equal(parse_batch(text, strlen(text), insns, 4, &count, &err), 0);
+	assert_int_equal(count, 3);
+	assert_int_equal(insns[0].op, ISA_SUB);
+	assert_int_equal(insns[0].reg, 'B' - 'A');
+	assert_int_equal(insns[0].src.value, -3);
+	assert_int_equal(insns[1].op, ISA_ADD);
+	assert_int_equal(insns[1].src.value, 1);
+	assert_int_equal(insns[2].op, ISA_MOV);
+	assert_int_equal(insns[2].reg, 'C' - 'A');
+	assert_int_equal(insns[2].line, 3);
+}
+
 /* Appends printf output to a growing heap string. */
 static void appendf(char **buf, size_t *len, size_t *cap, const char *fmt, ...)
 {
@@ -1097,6 +1176,8 @@ int main(void)
 		cmocka_unit_test(test_parse_lines_and_comments),
 		cmocka_unit_test(test_parse_empty_batches),
 		cmocka_unit_test(test_parse_refuses),
+		cmocka_unit_test(test_parse_messages),
+		cmocka_unit_test(test_parse_blanks_and_comment_marks),
 		cmocka_unit_test(test_parse_line_limit),
 		cmocka_unit_test(test_parse_byte_limit),
 		cmocka_unit_test(test_format_canonical),

@@ -1,8 +1,8 @@
 /* test_state.c - unit tests of the state object (fs/engine/state.h):
  * registers and cells, batches through state_execute and state_run with
- * their replies, all-or-nothing failures, the stats counters, the replay
- * of the same records into a second state, queue ids, and concurrent
- * writers and readers.
+ * their replies (printed when asked), all-or-nothing failures, the stats
+ * counters, the replay of the same records into a second state, queue
+ * ids, and concurrent writers and readers.
  *
  * No file log is attached: the state keeps its records in its memory log.
  */
@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "../../fs/log/memory.h"
+#include "reply.h"
 #include "state.h"
 
 #define R(letter) ((letter) - 'A')
@@ -55,6 +56,36 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* The text of *r in *text (the caller frees it) and its length; frees *r. */
+static void print_reply(struct reply *r, char **text, size_t *len)
+{
+	assert_non_null(r);
+	assert_int_equal(reply_text(r, text, len), 0);
+	reply_free(r);
+}
+
+/* state_execute with the reply printed, as a client reading mnt/ctl sees it. */
+static int execute_text(struct state *st, const char *text, size_t len, uint32_t pid,
+			char **reply, size_t *reply_len, struct isa_error *err)
+{
+	struct reply *r;
+	int rc = state_execute(st, text, len, pid, &r, err);
+
+	print_reply(r, reply, reply_len);
+	return rc;
+}
+
+/* state_run with the reply printed. */
+static int run_text(struct state *st, const struct isa_insn *insns, size_t count,
+		    uint32_t pid, char **reply, size_t *reply_len, struct isa_error *err)
+{
+	struct reply *r;
+	int rc = state_run(st, insns, count, pid, &r, err);
+
+	print_reply(r, reply, reply_len);
+	return rc;
+}
+
 /* Runs text through state_execute; returns rc and, in *reply, the reply
  * (the caller frees it).  Checks reply_len against the text. */
 static int execute(struct state *st, const char *text, char **reply, struct isa_error *err)
@@ -64,7 +95,7 @@ static int execute(struct state *st, const char *text, char **reply, struct isa_
 
 	*reply = NULL;
 	memset(err, 0, sizeof(*err));
-	rc = state_execute(st, text, strlen(text), 0, reply, &len, err);
+	rc = execute_text(st, text, strlen(text), 0, reply, &len, err);
 	assert_non_null(*reply);
 	assert_int_equal(len, strlen(*reply));
 	return rc;
@@ -216,14 +247,14 @@ static void test_execute_empty_batch(void **state)
 	size_t len = 12345;
 	char *reply = NULL;
 
-	assert_int_equal(state_execute(st, text, strlen(text), 0, &reply, &len, NULL), 0);
+	assert_int_equal(execute_text(st, text, strlen(text), 0, &reply, &len, NULL), 0);
 	/* "receives a malloc'd text": an empty one, not NULL */
 	if (reply == NULL)
 		fail_msg("empty batch: reply is NULL, want \"\" (len %zu)", len);
 	assert_string_equal(reply, "");
 	assert_int_equal(len, 0);
 	free(reply);
-	assert_int_equal(state_execute(st, "", 0, 0, NULL, NULL, NULL), 0);
+	assert_int_equal(state_execute(st, "", 0, 0, NULL, NULL), 0);
 }
 
 /* Failing batches: the rc, the reply's one line, err, and nothing
@@ -284,15 +315,107 @@ static void test_execute_failures(void **state)
 	}
 }
 
+/* A reply is printed when asked, from what its batch did then: later
+ * batches change nothing in it, and it prints the same text every time. */
+static void test_reply_printed_later(void **state)
+{
+	struct state *st = *state;
+	const char *first = "SET A 5\nADD A 1\nWRITE A 3", *second = "SET A 100\nWRITE 7 3";
+	const char *want = "ok SET A 5 -> A=5\nok ADD A 1 -> A=6\nok WRITE A 3 -> mem/3=6\n";
+	struct reply *kept, *later;
+	char *text, *again;
+	size_t len, len_again;
+
+	assert_int_equal(state_execute(st, first, strlen(first), 0, &kept, NULL), 0);
+	assert_int_equal(state_execute(st, second, strlen(second), 0, &later, NULL), 0);
+	assert_int_equal(reply_text(kept, &text, &len), 0);
+	assert_string_equal(text, want);
+	assert_int_equal(len, strlen(want));
+	assert_int_equal(reply_text(kept, &again, &len_again), 0);
+	assert_string_equal(again, want);
+	free(text);
+	free(again);
+	print_reply(later, &text, &len);
+	assert_string_equal(text, "ok SET A 100 -> A=100\nok WRITE 7 3 -> mem/3=7\n");
+	free(text);
+	reply_free(kept);
+}
+
+/* The error replies, word for word: a refusal names the instruction and
+ * the client's line, a parse error its line, a limit no line at all. */
+static void test_reply_errors(void **state)
+{
+	static const struct {
+		const char *text, *reply;
+	} cases[] = {
+		{ "# c\n\nSET A 1\n  div a 0", "error line 4: DIV A 0: division by zero\n" },
+		{ "SET A 1\nMOV 1 2", "error line 2: MOV needs a register operand\n" },
+		{ "ADD A 1\nFOO", "error line 2: unknown instruction 'FOO'\n" },
+		{ "READ B 256", "error line 1: READ B 256: cell 256 out of range 0..255\n" },
+	};
+	struct state *st = *state;
+	struct isa_error err;
+	char *reply, *big;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_not_equal(execute_text(st, cases[i].text, strlen(cases[i].text), 0,
+						  &reply, &len, &err), 0);
+		assert_string_equal(reply, cases[i].reply);
+		assert_int_equal(len, strlen(cases[i].reply));
+		free(reply);
+	}
+	big = calloc(ISA_MAX_BATCH_BYTES + 1, 1);
+	assert_non_null(big);
+	assert_int_equal(execute_text(st, big, ISA_MAX_BATCH_BYTES + 1, 0, &reply, &len, &err),
+			 -EFBIG);
+	assert_string_equal(reply, "error: batch of 65537 bytes is over the 65536 byte limit\n");
+	free(reply);
+	free(big);
+}
+
+/* A reply holds at most the instructions it was made for, and an
+ * empty one prints as nothing. */
+static void test_reply_alone(void **state)
+{
+	const struct isa_insn set = { .op = ISA_SET, .reg = R('Q'), .src = { false, 4 },
+				      .line = 7 };
+	const struct isa_error err = { EDOM, 7, "no reason" };
+	struct reply *r = reply_new(&set, 1);
+	char *text;
+	size_t len;
+
+	(void)state;
+	assert_non_null(r);
+	reply_note(r, &set, false, R('Q'), 4);
+	reply_note(r, &set, false, R('Q'), 5);
+	assert_int_equal(reply_text(r, &text, &len), 0);
+	assert_string_equal(text, "ok SET Q 4 -> Q=4\n");
+	free(text);
+	reply_fail(r, &set, &err);
+	print_reply(r, &text, &len);
+	assert_string_equal(text, "error line 7: SET Q 4: no reason\n");
+	free(text);
+
+	r = reply_new(NULL, 0);
+	assert_non_null(r);
+	assert_int_equal(reply_text(r, &text, &len), 0);
+	assert_string_equal(text, "");
+	assert_int_equal(len, 0);
+	free(text);
+	reply_free(r);
+	reply_free(NULL);
+}
+
 /* reply and err may be NULL. */
 static void test_execute_without_reply(void **state)
 {
 	struct state *st = *state;
 	const char *ok = "SET A 3", *bad = "DIV A Z";
 
-	assert_int_equal(state_execute(st, ok, strlen(ok), 0, NULL, NULL, NULL), 0);
+	assert_int_equal(state_execute(st, ok, strlen(ok), 0, NULL, NULL), 0);
 	assert_int_equal(state_read_register(st, R('A')), 3);
-	assert_int_equal(state_execute(st, bad, strlen(bad), 0, NULL, NULL, NULL), -EDOM);
+	assert_int_equal(state_execute(st, bad, strlen(bad), 0, NULL, NULL), -EDOM);
 	assert_int_equal(state_read_register(st, R('A')), 3);
 }
 
@@ -318,7 +441,7 @@ static void test_execute_limits(void **state)
 	char *text, *reply = NULL;
 
 	text = repeat_line("ADD A 1\n", ISA_MAX_BATCH_LINES, &len);
-	assert_int_equal(state_execute(st, text, len, 0, &reply, &reply_len, &err), 0);
+	assert_int_equal(execute_text(st, text, len, 0, &reply, &reply_len, &err), 0);
 	assert_int_equal(state_read_register(st, R('A')), ISA_MAX_BATCH_LINES);
 	for (char *p = reply; (p = strchr(p, '\n')) != NULL; p++)
 		lines++;
@@ -331,7 +454,7 @@ static void test_execute_limits(void **state)
 
 	text = repeat_line("ADD A 1\n", ISA_MAX_BATCH_LINES + 1, &len);
 	reply = NULL;
-	assert_int_equal(state_execute(st, text, len, 0, &reply, &reply_len, &err), -E2BIG);
+	assert_int_equal(execute_text(st, text, len, 0, &reply, &reply_len, &err), -E2BIG);
 	assert_int_equal(state_read_register(st, R('A')), ISA_MAX_BATCH_LINES);
 	free(reply);
 	free(text);
@@ -339,7 +462,7 @@ static void test_execute_limits(void **state)
 	text = repeat_line("#234567\n", ISA_MAX_BATCH_BYTES / 8 + 1, &len);
 	memcpy(text, "ADD A 1", 7);
 	reply = NULL;
-	assert_int_equal(state_execute(st, text, len, 0, &reply, &reply_len, &err), -EFBIG);
+	assert_int_equal(execute_text(st, text, len, 0, &reply, &reply_len, &err), -EFBIG);
 	assert_int_equal(state_read_register(st, R('A')), ISA_MAX_BATCH_LINES);
 	free(reply);
 	free(text);
@@ -363,21 +486,21 @@ static void test_apply(void **state)
 	char *reply = NULL;
 	size_t len;
 
-	assert_int_equal(state_run(st, ok, 3, 0, &reply, &len, &err), 0);
+	assert_int_equal(run_text(st, ok, 3, 0, &reply, &len, &err), 0);
 	assert_string_equal(reply, "ok SET A 6 -> A=6\nok MUL A A -> A=36\n"
 				   "ok WRITE A 9 -> mem/9=36\n");
 	assert_int_equal(len, strlen(reply));
 	free(reply);
 
 	reply = NULL;
-	assert_int_equal(state_run(st, bad, 3, 0, &reply, &len, &err), -ENXIO);
+	assert_int_equal(run_text(st, bad, 3, 0, &reply, &len, &err), -ENXIO);
 	assert_int_equal(err.line, 3);
 	assert_memory_equal(reply, "error line 3: READ B 256: ", 26);
 	free(reply);
 	assert_int_equal(state_read_register(st, R('A')), 36);
 	assert_int_equal(cell(st, 9), 36);
 
-	assert_int_equal(state_run(st, ok, 0, 0, NULL, NULL, NULL), 0);
+	assert_int_equal(state_run(st, ok, 0, 0, NULL, NULL), 0);
 }
 
 /* The counters count exactly what was done. */
@@ -439,7 +562,7 @@ static void test_stats_counts(void **state)
 	assert_int_equal(state_read_register(st, R('C')), 18);
 
 	/* a batch that fails is counted as an error and took the lock */
-	assert_int_equal(state_execute(st, "SET A 1\nDIV A Z", 15, 0, NULL, NULL, NULL), -EDOM);
+	assert_int_equal(state_execute(st, "SET A 1\nDIV A Z", 15, 0, NULL, NULL), -EDOM);
 	t = take_stats(st, &s);
 	assert_int_equal(stat_of(t, "batch_errors"), 1);
 	assert_int_equal(stat_of(t, "lock_exclusive"), 1 + 3);
@@ -490,7 +613,7 @@ static void test_replay_gives_the_same_state(void **state)
 	uint64_t at_want, at_got;
 
 	for (size_t i = 0; i < sizeof(batches) / sizeof(batches[0]); i++)
-		state_execute(st, batches[i], strlen(batches[i]), 0, NULL, NULL, NULL);
+		state_execute(st, batches[i], strlen(batches[i]), 0, NULL, NULL);
 	assert_int_equal(state_read_register(st, R('A')), 7);
 	assert_int_equal(state_read_register(st, R('B')), 0);
 	assert_int_equal(cell(st, 3), 6);
@@ -669,7 +792,7 @@ static void *add_loop(void *arg)
 	size_t len = strlen(r->text);
 
 	for (int i = 0; i < ADDS; i++)
-		if (state_execute(r->st, r->text, len, 0, NULL, NULL, NULL) != 0)
+		if (state_execute(r->st, r->text, len, 0, NULL, NULL) != 0)
 			r->failures++;
 	return NULL;
 }
@@ -759,6 +882,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_execute_replies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_empty_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_failures, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_printed_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reply_errors, setup, teardown),
+		cmocka_unit_test(test_reply_alone),
 		cmocka_unit_test_setup_teardown(test_execute_without_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "record.h"
+#include "reply.h"
 #include "state.h"
 #include "text.h"
 
@@ -270,11 +271,14 @@ static void test_outcome_comes_from_the_delivery_thread(void **unused)
 {
 	struct shared_log *s;
 	struct state *st = shared_state(&s, 1, 2000);
+	struct reply *batch = NULL;
 	char *reply = NULL;
 	size_t len;
 
 	(void)unused;
-	assert_int_equal(state_execute(st, "ADD A 5\nMUL A 3\n", 16, 1, &reply, &len, NULL), 0);
+	assert_int_equal(state_execute(st, "ADD A 5\nMUL A 3\n", 16, 1, &batch, NULL), 0);
+	assert_int_equal(reply_text(batch, &reply, &len), 0);
+	reply_free(batch);
 	assert_string_equal(reply, "ok ADD A 5 -> A=5\nok MUL A 3 -> A=15\n");
 	assert_int_equal(state_read_register(st, 0), 15);
 	free(reply);
@@ -288,7 +292,7 @@ static void test_a_refusal_comes_back_too(void **unused)
 	struct isa_error err;
 
 	(void)unused;
-	assert_int_equal(state_execute(st, "SET A 4\nDIV A 0\n", 16, 1, NULL, NULL, &err), -EDOM);
+	assert_int_equal(state_execute(st, "SET A 4\nDIV A 0\n", 16, 1, NULL, &err), -EDOM);
 	assert_int_equal(err.line, 2);
 	assert_int_equal(state_read_register(st, 0), 0);
 	state_free(st);
@@ -302,7 +306,7 @@ static void test_a_record_delivered_twice_is_applied_once(void **unused)
 	(void)unused;
 	s->twice = true;
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(state_execute(st, "ADD A 1", 7, 1, NULL, NULL, NULL), 0);
+		assert_int_equal(state_execute(st, "ADD A 1", 7, 1, NULL, NULL), 0);
 	assert_int_equal(state_read_register(st, 0), 10);
 	state_free(st);
 }
@@ -310,7 +314,7 @@ static void test_a_record_delivered_twice_is_applied_once(void **unused)
 static void *add_ten(void *arg)
 {
 	for (int i = 0; i < 10; i++)
-		assert_int_equal(state_execute(arg, "ADD A 1", 7, 1, NULL, NULL, NULL), 0);
+		assert_int_equal(state_execute(arg, "ADD A 1", 7, 1, NULL, NULL), 0);
 	return NULL;
 }
 
@@ -335,13 +339,16 @@ static void test_a_proposer_that_gives_up_gets_etimedout(void **unused)
 {
 	struct shared_log *s;
 	struct state *st = shared_state(&s, 0, 2000);
+	struct reply *batch = NULL;
 	char *reply = NULL;
 	size_t len;
 
 	(void)unused;
 	s->delay_ms = 200;
 	s->await_ms = 20;
-	assert_int_equal(state_execute(st, "ADD A 1", 7, 1, &reply, &len, NULL), -ETIMEDOUT);
+	assert_int_equal(state_execute(st, "ADD A 1", 7, 1, &batch, NULL), -ETIMEDOUT);
+	assert_int_equal(reply_text(batch, &reply, &len), 0);
+	reply_free(batch);
 	assert_non_null(strstr(reply, "cannot save the change"));
 	free(reply);
 	wait_for_register(st, 0, 1);
@@ -419,7 +426,7 @@ static void test_an_ended_session_begins_again(void **unused)
 	session = wait_rejoined(s);
 	assert_true(session != 1000);
 	assert_int_equal(s->rejoins, 2);
-	assert_int_equal(state_execute(st, "SET A 5", 7, 1, NULL, NULL, NULL), 0);
+	assert_int_equal(state_execute(st, "SET A 5", 7, 1, NULL, NULL), 0);
 	assert_int_equal(state_read_register(st, 0), 5);
 	state_free(st);
 }
