@@ -779,7 +779,9 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 {
 	unsigned char small[SMALL_BATCH * RECORD_INSN_BYTES], *data = small;
 	struct record r = { .kind = RECORD_BATCH, .pid = pid };
-	struct outcome out = { .err = 0 };
+	/* A batch's outcome is its error and its instructions' notes: the
+	 * other kinds' fields, most of its 344 bytes, stay unset. */
+	struct outcome out;
 	struct reply *made = NULL;
 	struct isa_error local;
 	const struct isa_insn *failed = NULL;
@@ -799,6 +801,10 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 	r.data.len = record_put_insns(insns, count, data);
 	/* Under the lock each instruction's outcome is only noted: the reply
 	 * is printed if and when it is read. */
+	out.err = 0;
+	out.isa.errnum = 0; /* a refusal before the batch ran (the fence) has no message */
+	out.isa.line = 0;
+	out.isa.message[0] = '\0';
 	out.each = made ? reply_note : NULL;
 	out.each_arg = made;
 	ret = state_submit(st, &r, &out);
