@@ -34,6 +34,7 @@
 #     bench/etcd.sh
 #     BENCH_SECONDS=4 BENCH_ROUNDS=8 bench/etcd.sh   # as bench/run.sh
 #     BENCH_ETCD_CLIENTS="1 4 16" bench/etcd.sh     # the concurrencies
+#     BENCH_ETCD_PARTS="writes" bench/etcd.sh       # some of: writes reads local queue
 #
 # Each ops/s figure is the median of BENCH_ROUNDS short runs, the things
 # compared taking turns (see bench/run.sh).
@@ -48,6 +49,7 @@ cd "$root" || exit 1
 secs=${BENCH_SECONDS:-2}
 rounds=${BENCH_ROUNDS:-8}
 clients=${BENCH_ETCD_CLIENTS:-1 4 16}
+parts=${BENCH_ETCD_PARTS:-writes reads local queue}
 cflags="-std=gnu11 -O2 -Wall -Wextra -Werror"
 
 target_write_x=1      # rwfs writes at the most clients over raw puts at as many
@@ -70,6 +72,19 @@ for c in $clients; do
 	'' | 0 | *[!0-9]*) die "BENCH_ETCD_CLIENTS: bad client count '$c'" ;;
 	esac
 done
+for p in $parts; do
+	case $p in
+	writes | reads | local | queue) ;;
+	*) die "BENCH_ETCD_PARTS: no part '$p' (writes reads local queue)" ;;
+	esac
+done
+# Whether part $1 is to run.
+part() {
+	case " $parts " in
+	*" $1 "*) return 0 ;;
+	esac
+	return 1
+}
 # shellcheck disable=SC2086 # one count a word
 most=$(printf '%s\n' $clients | sort -n | tail -n 1)
 # shellcheck disable=SC2086
@@ -287,102 +302,110 @@ echo "raw etcd: bench/etcd_raw on the member m1 talks to, a thread and keep-aliv
 echo "each ops/s figure: median of $rounds runs of $round_secs s, the things compared taking turns"
 echo "ratio: the median of the round-by-round ratios; spread: their middle half"
 
-echo
-printf '%s\n' '== writes: raw put (64-byte value, own key a client) against rwfs pwrite("1\n") on A =='
-series=()
-for c in $clients; do
-	series+=("raw_put_$c" "w1_$c")
-	[ "$c" -gt 1 ] && series+=("w3_$c")
-done
-series+=(ctl_batch)
-alternate "${series[@]}"
-printf '%-8s %12s %9s %14s %10s %14s %10s %13s\n' clients "raw puts/s" "raw us" \
-	"rwfs m1 ops/s" "m1/raw" "rwfs m1-3" "m1-3/raw" "records/put"
-for c in $clients; do
-	rp=$(med "raw_put_$c")
-	w1=$(med "w1_$c")
-	rpp=$(awk -v p="$(sum_field proposals "w1_$c")" -v u="$(sum_field puts "w1_$c")" \
-		'BEGIN { if (u > 0) printf "%.1f", p / u; else print "-" }')
-	if [ "$c" -gt 1 ]; then
-		w3=$(printf '%.0f' "$(med "w3_$c")")
-		w3x=$(med_ratio "w3_$c" "raw_put_$c")x
+if part writes; then
+	echo
+	printf '%s\n' '== writes: raw put (64-byte value, own key a client) against rwfs pwrite("1\n") on A =='
+	series=()
+	for c in $clients; do
+		series+=("raw_put_$c" "w1_$c")
+		[ "$c" -gt 1 ] && series+=("w3_$c")
+	done
+	series+=(ctl_batch)
+	alternate "${series[@]}"
+	printf '%-8s %12s %9s %14s %10s %14s %10s %13s\n' clients "raw puts/s" "raw us" \
+		"rwfs m1 ops/s" "m1/raw" "rwfs m1-3" "m1-3/raw" "records/put"
+	for c in $clients; do
+		rp=$(med "raw_put_$c")
+		w1=$(med "w1_$c")
+		rpp=$(awk -v p="$(sum_field proposals "w1_$c")" -v u="$(sum_field puts "w1_$c")" \
+			'BEGIN { if (u > 0) printf "%.1f", p / u; else print "-" }')
+		if [ "$c" -gt 1 ]; then
+			w3=$(printf '%.0f' "$(med "w3_$c")")
+			w3x=$(med_ratio "w3_$c" "raw_put_$c")x
+		else
+			w3=- w3x=-
+		fi
+		printf '%-8s %12.0f %9s %14.0f %10s %14s %10s %13s\n' "$c" "$rp" \
+			"$(field p50_us "$(head -n 1 <<<"${lines[raw_put_$c]}")")" "$w1" \
+			"$(med_ratio "w1_$c" "raw_put_$c")x" "$w3" "$w3x" "$rpp"
+	done
+	echo "(raw us: the median time of one put in the first round; records/put: m1's"
+	echo " etcd_proposals over etcd_puts during the runs, the group commit)"
+	wx=$(med_ratio "w1_$most" "raw_put_$most")
+	w3x=
+	[ "$most" -gt 1 ] && w3x=$(med_ratio "w3_$most" "raw_put_$most")
+	echo "rwfs m1 at $most clients / raw puts at $most: ${wx}x (run spread $(spread "w1_$most" \
+		"raw_put_$most"))"
+	target "rwfs writes, $most clients >= raw puts/s at $most" "${wx}x (spread: ${w3x:--}x)" \
+		"$(verdict "$(at_least "$wx" "$target_write_x")")"
+
+	echo
+	cb=$(med ctl_batch)
+	raw100=$(awk -v r="$(med "raw_put_$least")" -v n="$ctl_lines" 'BEGIN { printf "%.1f", r / n }')
+	echo "ctl: write() of $ctl_lines lines \"ADD A 1\" (one batch, one record) on m1, 1 client:" \
+		"$(printf '%.0f' "$cb") batches/s, $(printf '%.0f' "$(awk -v b="$cb" -v n="$ctl_lines" \
+			'BEGIN { print b * n }')") instructions/s"
+	echo "  against $ctl_lines raw puts one after another ($least client): ${raw100} groups/s;" \
+		"ratio $(ratio "$cb" "$raw100")x; records/put $(awk -v p="$(sum_field proposals ctl_batch)" \
+			-v u="$(sum_field puts ctl_batch)" 'BEGIN { if (u > 0) printf "%.1f", p / u; else print "-" }')"
+
+fi
+if part reads; then
+	echo
+	echo "== reads: raw linearizable range of one key against rwfs pread of A =="
+	series=()
+	for c in $clients; do
+		series+=("raw_range_$c" "r1_$c")
+		[ "$c" -gt 1 ] && series+=("r3_$c")
+	done
+	alternate "${series[@]}"
+	printf '%-8s %12s %9s %14s %10s %14s %10s\n' clients "raw ranges/s" "raw us" \
+		"rwfs m1 ops/s" "m1/raw" "rwfs m1-3" "m1-3/raw"
+	for c in $clients; do
+		if [ "$c" -gt 1 ]; then
+			r3=$(printf '%.0f' "$(med "r3_$c")")
+			r3x=$(med_ratio "r3_$c" "raw_range_$c")x
+		else
+			r3=- r3x=-
+		fi
+		printf '%-8s %12.0f %9s %14.0f %10s %14s %10s\n' "$c" "$(med "raw_range_$c")" \
+			"$(field p50_us "$(head -n 1 <<<"${lines[raw_range_$c]}")")" "$(med "r1_$c")" \
+			"$(med_ratio "r1_$c" "raw_range_$c")x" "$r3" "$r3x"
+	done
+	rx=$(med_ratio "r1_$least" "raw_range_$least")
+	echo "rwfs linearizable pread / raw linearizable range, $least client: ${rx}x" \
+		"(run spread $(spread "r1_$least" "raw_range_$least")); us each: rwfs" \
+		"$(us_per 1 "$(med "r1_$least")"), raw $(us_per 1 "$(med "raw_range_$least")")"
+	target "linearizable read >= ${target_read_x}x raw range" "${rx}x ($least client)" \
+		"$(verdict "$(at_least "$rx" "$target_read_x")")"
+
+fi
+if part local; then
+	echo
+	echo "== --reads=local against the single-host read: pread of A, 1 thread =="
+	alternate local_read single_read
+	lx=$(med_ratio local_read single_read)
+	printf '%-36s %12s %9s\n' what ops/s "us each"
+	printf '%-36s %12.0f %9s\n' "rwfs --etcd --reads=local" "$(med local_read)" \
+		"$(us_per 1 "$(med local_read)")"
+	printf '%-36s %12.0f %9s\n' "rwfs single host (--state)" "$(med single_read)" \
+		"$(us_per 1 "$(med single_read)")"
+	echo "local / single-host: ${lx}x (run spread $(spread local_read single_read))"
+	target "--reads=local >= ${target_local_x}x single-host read" "${lx}x" \
+		"$(verdict "$(at_least "$lx" "$target_local_x")")"
+
+fi
+if part queue; then
+	echo
+	echo "== queue across mounts: 1 producer writing on m1, 1 consumer reading on m2 =="
+	q_secs=$(awk -v s="$secs" 'BEGIN { printf "%.3f", s / 2 }')
+	if out=$(timeout -k 5 60 bench/etcd_raw queue "$tmp/m1/queues/bench" "$tmp/m2/queues/bench" "$q_secs" \
+		2>"$tmp/queue.err"); then
+		echo "items/s: $(field ops_per_sec "$out") ($(field items "$out") items in about" \
+			"$q_secs s, each taken once, in order)"
 	else
-		w3=- w3x=-
+		echo "queue: failed after $q_secs s: $(head -c 300 "$tmp/queue.err")"
 	fi
-	printf '%-8s %12.0f %9s %14.0f %10s %14s %10s %13s\n' "$c" "$rp" \
-		"$(field p50_us "$(head -n 1 <<<"${lines[raw_put_$c]}")")" "$w1" \
-		"$(med_ratio "w1_$c" "raw_put_$c")x" "$w3" "$w3x" "$rpp"
-done
-echo "(raw us: the median time of one put in the first round; records/put: m1's"
-echo " etcd_proposals over etcd_puts during the runs, the group commit)"
-wx=$(med_ratio "w1_$most" "raw_put_$most")
-w3x=
-[ "$most" -gt 1 ] && w3x=$(med_ratio "w3_$most" "raw_put_$most")
-echo "rwfs m1 at $most clients / raw puts at $most: ${wx}x (run spread $(spread "w1_$most" \
-	"raw_put_$most"))"
-target "rwfs writes, $most clients >= raw puts/s at $most" "${wx}x (spread: ${w3x:--}x)" \
-	"$(verdict "$(at_least "$wx" "$target_write_x")")"
-
-echo
-cb=$(med ctl_batch)
-raw100=$(awk -v r="$(med "raw_put_$least")" -v n="$ctl_lines" 'BEGIN { printf "%.1f", r / n }')
-echo "ctl: write() of $ctl_lines lines \"ADD A 1\" (one batch, one record) on m1, 1 client:" \
-	"$(printf '%.0f' "$cb") batches/s, $(printf '%.0f' "$(awk -v b="$cb" -v n="$ctl_lines" \
-		'BEGIN { print b * n }')") instructions/s"
-echo "  against $ctl_lines raw puts one after another ($least client): ${raw100} groups/s;" \
-	"ratio $(ratio "$cb" "$raw100")x; records/put $(awk -v p="$(sum_field proposals ctl_batch)" \
-		-v u="$(sum_field puts ctl_batch)" 'BEGIN { if (u > 0) printf "%.1f", p / u; else print "-" }')"
-
-echo
-echo "== reads: raw linearizable range of one key against rwfs pread of A =="
-series=()
-for c in $clients; do
-	series+=("raw_range_$c" "r1_$c")
-	[ "$c" -gt 1 ] && series+=("r3_$c")
-done
-alternate "${series[@]}"
-printf '%-8s %12s %9s %14s %10s %14s %10s\n' clients "raw ranges/s" "raw us" \
-	"rwfs m1 ops/s" "m1/raw" "rwfs m1-3" "m1-3/raw"
-for c in $clients; do
-	if [ "$c" -gt 1 ]; then
-		r3=$(printf '%.0f' "$(med "r3_$c")")
-		r3x=$(med_ratio "r3_$c" "raw_range_$c")x
-	else
-		r3=- r3x=-
-	fi
-	printf '%-8s %12.0f %9s %14.0f %10s %14s %10s\n' "$c" "$(med "raw_range_$c")" \
-		"$(field p50_us "$(head -n 1 <<<"${lines[raw_range_$c]}")")" "$(med "r1_$c")" \
-		"$(med_ratio "r1_$c" "raw_range_$c")x" "$r3" "$r3x"
-done
-rx=$(med_ratio "r1_$least" "raw_range_$least")
-echo "rwfs linearizable pread / raw linearizable range, $least client: ${rx}x" \
-	"(run spread $(spread "r1_$least" "raw_range_$least")); us each: rwfs" \
-	"$(us_per 1 "$(med "r1_$least")"), raw $(us_per 1 "$(med "raw_range_$least")")"
-target "linearizable read >= ${target_read_x}x raw range" "${rx}x ($least client)" \
-	"$(verdict "$(at_least "$rx" "$target_read_x")")"
-
-echo
-echo "== --reads=local against the single-host read: pread of A, 1 thread =="
-alternate local_read single_read
-lx=$(med_ratio local_read single_read)
-printf '%-36s %12s %9s\n' what ops/s "us each"
-printf '%-36s %12.0f %9s\n' "rwfs --etcd --reads=local" "$(med local_read)" \
-	"$(us_per 1 "$(med local_read)")"
-printf '%-36s %12.0f %9s\n' "rwfs single host (--state)" "$(med single_read)" \
-	"$(us_per 1 "$(med single_read)")"
-echo "local / single-host: ${lx}x (run spread $(spread local_read single_read))"
-target "--reads=local >= ${target_local_x}x single-host read" "${lx}x" \
-	"$(verdict "$(at_least "$lx" "$target_local_x")")"
-
-echo
-echo "== queue across mounts: 1 producer writing on m1, 1 consumer reading on m2 =="
-q_secs=$(awk -v s="$secs" 'BEGIN { printf "%.3f", s / 2 }')
-if out=$(timeout -k 5 60 bench/etcd_raw queue "$tmp/m1/queues/bench" "$tmp/m2/queues/bench" "$q_secs" \
-	2>"$tmp/queue.err"); then
-	echo "items/s: $(field ops_per_sec "$out") ($(field items "$out") items in about" \
-		"$q_secs s, each taken once, in order)"
-else
-	echo "queue: failed after $q_secs s: $(head -c 300 "$tmp/queue.err")"
 fi
 
 echo

@@ -1,7 +1,7 @@
 /* etcd.c - the log kept in an etcd cluster.  See etcd.h and log.h.
  *
- * Threads: SENDERS senders (group commit: each takes every queued
- * proposal into one frame and puts it), one watcher (delivers every
+ * Threads: one sender (group commit: it takes every queued proposal into
+ * one frame and puts it, one put at a time), one watcher (delivers every
  * revision in order, the only caller of deliver and load after
  * log_follow), one keeper (the lease's keep-alives).  Each has its own
  * keep-alive connection, and so have the linearizable reads' ranges (one
@@ -28,7 +28,7 @@
 #include "etcd_frame.h"
 #include "etcd_http.h"
 
-#define SENDERS 4                 /* puts in flight */
+#define GATHER_US 500             /* a frame waits this long at most: see gather */
 #define FRAME_GROUP (64u << 10)   /* proposals grouped into one frame up to this */
 #define CHUNK_BYTES (64u << 10)   /* of a snapshot */
 #define CHUNKS_PER_RANGE 16
@@ -50,15 +50,6 @@ struct proposal {
 	bool done;
 	int err;
 	uint64_t position;
-};
-
-struct etcd_log;
-
-struct sender {
-	struct etcd_log *log;
-	struct etcd_conn *conn;
-	pthread_t thread;
-	bool started;
 };
 
 struct etcd_log {
@@ -101,10 +92,9 @@ struct etcd_log {
 	uint64_t last_position;    /* under deliver_lock */
 	bool reload;               /* watcher only: the watch was compacted away */
 
-	struct sender senders[SENDERS];
-	struct etcd_conn *watch_conn, *keep_conn, *read_conn;
-	pthread_t watcher, keeper;
-	bool watching, keeping;
+	struct etcd_conn *send_conn, *watch_conn, *keep_conn, *read_conn;
+	pthread_t sender, watcher, keeper;
+	bool sending, watching, keeping;
 	bool stop_flag;            /* atomic: the log closes */
 	bool watch_abort;          /* atomic: ends the watch stream (set with stop_flag) */
 };
@@ -570,7 +560,7 @@ static void *watch_loop(void *arg)
 	return NULL;
 }
 
-/* --- proposals (the senders) ---------------------------------------------------- */
+/* --- proposals (the sender) ----------------------------------------------------- */
 
 /* Takes the queued proposals, oldest first, into one frame (at least one,
  * then up to FRAME_GROUP bytes).  Under lock. */
@@ -651,24 +641,55 @@ static int put_frame(struct etcd_log *e, struct etcd_conn *conn, const unsigned 
 	return 0;
 }
 
+/* The proposers of a frame propose again once the watch has applied it, a
+ * moment after its put returned.  A put started at once leaves them for
+ * the one after, and concurrent writers settle into groups that take
+ * turns, each put paying etcd's cost of a revision (a watch event to every
+ * mount) for a part of them.  So the next frame waits, until GATHER_US
+ * after the last put returned at most, for as many proposals as that put
+ * carried besides those queued meanwhile.  A lone writer never waits.
+ * Under lock. */
+static void gather(struct etcd_log *e, size_t want, const struct timespec *until)
+{
+	while (!e->stopping && e->queued < want)
+		if (pthread_cond_timedwait(&e->work, &e->lock, until) == ETIMEDOUT)
+			break;
+}
+
+static void gather_until(struct timespec *until)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_nsec += GATHER_US * 1000L;
+	if (until->tv_nsec >= 1000000000) {
+		until->tv_sec++;
+		until->tv_nsec -= 1000000000;
+	}
+}
+
 static void *send_loop(void *arg)
 {
-	struct sender *s = arg;
-	struct etcd_log *e = s->log;
+	struct etcd_log *e = arg;
+	size_t carried = 0;
 
 	pthread_mutex_lock(&e->lock);
 	for (;;) {
+		size_t want = e->queued + carried;
+		struct timespec until;
 		unsigned char *f;
 		uint64_t batch;
 		int64_t deadline;
 		size_t len;
 		int ret;
 
+		gather_until(&until);
 		while (!e->stopping && !e->queued)
 			pthread_cond_wait(&e->work, &e->lock);
+		gather(e, want, &until);
 		if (e->stopping)
 			break;
+		carried = e->queued;
 		f = take_frame(e, &len, &batch, &deadline);
+		carried -= e->queued;
 		if (!f) {
 			pthread_mutex_unlock(&e->lock);
 			usleep(10000);
@@ -677,7 +698,7 @@ static void *send_loop(void *arg)
 		}
 		e->puts++;
 		pthread_mutex_unlock(&e->lock);
-		ret = put_frame(e, s->conn, f, len, deadline);
+		ret = put_frame(e, e->send_conn, f, len, deadline);
 		free(f);
 		pthread_mutex_lock(&e->lock);
 		if (ret)
@@ -991,8 +1012,7 @@ static int ensure_manifest(struct etcd_log *e, int64_t deadline)
 
 static void etcd_free(struct etcd_log *e)
 {
-	for (unsigned k = 0; k < SENDERS; k++)
-		etcd_conn_free(e->senders[k].conn);
+	etcd_conn_free(e->send_conn);
 	etcd_conn_free(e->watch_conn);
 	etcd_conn_free(e->keep_conn);
 	etcd_conn_free(e->read_conn);
@@ -1017,26 +1037,22 @@ static void etcd_free(struct etcd_log *e)
 static int make_conns(struct etcd_log *e)
 {
 	e->ctl_conn = etcd_conn_new(e->cluster);
+	e->send_conn = etcd_conn_new(e->cluster);
 	e->watch_conn = etcd_conn_new(e->cluster);
 	e->keep_conn = etcd_conn_new(e->cluster);
 	e->read_conn = etcd_conn_new(e->cluster);
-	if (!e->ctl_conn || !e->watch_conn || !e->keep_conn || !e->read_conn)
+	if (!e->ctl_conn || !e->send_conn || !e->watch_conn || !e->keep_conn || !e->read_conn)
 		return -ENOMEM;
 	/* A keep-alive that hangs at a frozen member must still reach another
 	 * one well within the lease. */
 	etcd_conn_set_request_timeout(e->keep_conn, KEEPALIVE_TRY_MS);
-	for (unsigned k = 0; k < SENDERS; k++) {
-		e->senders[k].log = e;
-		e->senders[k].conn = etcd_conn_new(e->cluster);
-		if (!e->senders[k].conn)
-			return -ENOMEM;
-	}
 	return 0;
 }
 
 static struct etcd_log *etcd_new(const struct log_etcd_options *o, char *msg, size_t size)
 {
 	struct etcd_log *e = calloc(1, sizeof(*e));
+	pthread_condattr_t monotonic;
 
 	if (!e)
 		return NULL;
@@ -1044,7 +1060,10 @@ static struct etcd_log *etcd_new(const struct log_etcd_options *o, char *msg, si
 	pthread_mutex_init(&e->ctl_lock, NULL);
 	pthread_mutex_init(&e->lock, NULL);
 	pthread_cond_init(&e->changed, NULL);
-	pthread_cond_init(&e->work, NULL);
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&e->work, &monotonic);
+	pthread_condattr_destroy(&monotonic);
 	pthread_mutex_init(&e->deliver_lock, NULL);
 	e->timeout_ms = o->timeout_ms ? o->timeout_ms : LOG_ETCD_DEFAULT_TIMEOUT_MS;
 	e->lease_s = o->lease_s ? o->lease_s : LOG_ETCD_DEFAULT_LEASE_S;
@@ -1117,11 +1136,9 @@ int log_etcd_open(const struct log_etcd_options *o, struct log **log, char *msg,
 
 static int start_threads(struct etcd_log *e)
 {
-	for (unsigned k = 0; k < SENDERS; k++) {
-		if (pthread_create(&e->senders[k].thread, NULL, send_loop, &e->senders[k]))
-			return -EAGAIN;
-		e->senders[k].started = true;
-	}
+	if (pthread_create(&e->sender, NULL, send_loop, e))
+		return -EAGAIN;
+	e->sending = true;
 	if (pthread_create(&e->keeper, NULL, keep_loop, e))
 		return -EAGAIN;
 	e->keeping = true;
@@ -1161,9 +1178,8 @@ static void stop_threads(struct etcd_log *e)
 	pthread_mutex_unlock(&e->lock);
 	__atomic_store_n(&e->stop_flag, true, __ATOMIC_RELEASE);
 	__atomic_store_n(&e->watch_abort, true, __ATOMIC_RELEASE);
-	for (unsigned k = 0; k < SENDERS; k++)
-		if (e->senders[k].started)
-			pthread_join(e->senders[k].thread, NULL);
+	if (e->sending)
+		pthread_join(e->sender, NULL);
 	if (e->keeping)
 		pthread_join(e->keeper, NULL);
 	if (e->watching)

@@ -19,8 +19,9 @@
  * The position of the k-th record of the frame at revision R is
  * R * 65536 + k; a session's end is R * 65536.
  *
- * A proposal is queued and sent by one of a few sender threads, which
- * take every proposal queued meanwhile into one frame (group commit).  Its
+ * A proposal is queued and sent by one sender thread, which takes every
+ * proposal queued meanwhile into one frame, one put at a time (group
+ * commit: each revision costs etcd a watch event to every mount).  Its
  * outcome comes from its own apply of that revision, never from the put's
  * answer (an answer can be lost while the put commits): a frame retried on
  * another member after a timeout can commit twice, and apply ignores the
