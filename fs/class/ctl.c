@@ -44,6 +44,17 @@ out_free:
 	free(insns);
 }
 
+/* The size is the most one batch may be.  The kernel lets concurrent
+ * direct writes of a file run in parallel (FOPEN_PARALLEL_DIRECT_WRITES)
+ * only while they end within the size it knows, and every write of a
+ * stream starts at 0: so no batch waits for another's write to return. */
+static int getattr(struct rwfs *fs, const struct node *node, struct stat *st)
+{
+	(void)fs, (void)node;
+	st->st_size = ISA_MAX_BATCH_BYTES;
+	return 0;
+}
+
 /* A batch is bounded by isa_parse_batch (65536 bytes, EFBIG), well below
  * the size at which the kernel splits a write. */
 static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_t size,
@@ -85,7 +96,8 @@ const struct node_class ctl_class = {
 	.ino_base = 29,
 	.mode = S_IFREG | 0666,
 	.entry_timeout = 86400.0,
-	.open_flags = FOPEN_DIRECT_IO | FOPEN_NONSEEKABLE,
+	.open_flags = FOPEN_DIRECT_IO | FOPEN_STREAM | FOPEN_PARALLEL_DIRECT_WRITES,
+	.getattr = getattr,
 	.read = read_outcome,
 	.write = write_batch,
 	.release = release_batch,

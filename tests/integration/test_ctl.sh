@@ -75,3 +75,32 @@ assert_bytes "$MNT/mem/100" $'42\n'
 assert_bytes "$MNT/mem/101" $'7\n'
 assert_bytes "$MNT/mem/102" $'5\n'
 assert_bytes "$MNT/mem/103" $'0\n'
+
+# ctl is a stream as big as the largest batch: no offset to seek to, and a
+# size every write ends within, so the kernel lets writers run in parallel.
+assert_eq 65536 "$(stat -c %s "$MNT/ctl")" "st_size of ctl"
+"$PYTHON" - "$MNT/ctl" <<'PY' || fail "ctl took an lseek or a pwrite"
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+for what in (lambda: os.lseek(fd, 10, os.SEEK_SET), lambda: os.pwrite(fd, b"SET A 1\n", 0)):
+    try:
+        what()
+        sys.exit(1)
+    except OSError as e:
+        if e.errno != errno.ESPIPE:
+            raise
+PY
+# Four writers at once, each batch whole: A and B move together.
+echo "SET A 0
+SET B 0" >"$MNT/ctl"
+for w in 1 2 3 4; do
+	"$PYTHON" - "$MNT/ctl" <<'PY' &
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+for _ in range(500):
+    os.write(fd, b"ADD A 1\nADD B 1\nSUB A 1\nADD A 1\n")
+PY
+done
+wait
+assert_bytes "$MNT/A" $'2000\n'
+assert_bytes "$MNT/B" $'2000\n'
