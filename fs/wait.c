@@ -110,8 +110,17 @@ static void on_interrupt(fuse_req_t req, void *data)
 
 void waitq_park(struct waitq *q, fuse_req_t req, void *arg, size_t size)
 {
-	struct waiter *w = malloc(sizeof(*w));
+	struct waiter *w;
 
+	/* Most requests are answered at once: then without a waiter to
+	 * allocate or an interrupt hook to set (five mutexes of libfuse's). */
+	pthread_mutex_lock(&q->lock);
+	if (!q->head && q->try(req, arg, size)) {
+		pthread_mutex_unlock(&q->lock);
+		return;
+	}
+	pthread_mutex_unlock(&q->lock);
+	w = malloc(sizeof(*w));
 	if (!w) {
 		q->end(req, arg, ENOMEM);
 		return;
