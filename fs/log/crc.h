@@ -6,8 +6,8 @@
  * own WAL), which x86-64 computes with one instruction per eight bytes:
  * it checks the records of journals of format 2, one per write, where
  * zlib's crc32 cost more than a tenth of a register write's instructions.
- * Both are table-driven where there is no instruction ("slicing by 8":
- * eight tables, a byte of an eight-byte word each).
+ * Where there is no instruction it is table-driven ("slicing by 8": eight
+ * tables, a byte of an eight-byte word each).
  */
 #ifndef RWFS_CRC_H
 #define RWFS_CRC_H
@@ -15,12 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The CRC-32 of len bytes at buf: crc32(0, buf, len) of zlib.  Safe from
- * any thread (the tables, 16 KiB, are built before main). */
+/* The CRC-32 of len bytes at buf: zlib's crc32(0, buf, len), by zlib. */
 uint32_t crc_ieee(const void *buf, size_t len);
 
 /* The CRC-32C of len bytes at buf, by the CPU's crc32 instruction when it
- * has one (SSE4.2), else by crc_castagnoli_tables. */
+ * has one (SSE4.2), else by crc_castagnoli_tables.  Safe from any thread
+ * (the tables, 8 KiB, are built before main). */
 uint32_t crc_castagnoli(const void *buf, size_t len);
 
 /* CRC-32C by tables alone: what crc_castagnoli computes on a CPU without
