@@ -4,7 +4,6 @@
  * although the shell's offset is past the written bytes.
  */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "../engine/reply.h"
@@ -20,17 +19,19 @@ static void read_outcome(fuse_req_t req, struct handle *h, size_t size, off_t of
  * one a line (`ADD 27 N` shows as `ADD N 27`), or as written when it has
  * none or does not parse (the outcome then says what is wrong with it). */
 static void log_batch(struct rwfs *fs, fuse_req_t req, const char *buf, size_t size,
-		      const char *outcome)
+		      const struct reply *reply, const char *outcome)
 {
-	struct isa_insn *insns = malloc(ISA_MAX_BATCH_LINES * sizeof(*insns));
-	struct isa_error parse_err;
+	const struct isa_insn *insns = NULL;
 	char text[QUOTE_MAX + 64];
 	size_t count = 0, len = 0;
 
-	if (!insns || isa_parse_batch(buf, size, insns, ISA_MAX_BATCH_LINES, &count,
-				      &parse_err) != 0 || count == 0) {
+	/* The reply holds the instructions as parsed (none when the batch did
+	 * not parse, no reply when memory ran out). */
+	if (reply)
+		insns = reply_insns(reply, &count);
+	if (count == 0) {
 		log_outcome(fs, req, "ctl", buf, size, outcome);
-		goto out_free;
+		return;
 	}
 	/* Past QUOTE_MAX bytes the line is cut anyway. */
 	for (size_t i = 0; i < count && len <= QUOTE_MAX; i++) {
@@ -40,8 +41,6 @@ static void log_batch(struct rwfs *fs, fuse_req_t req, const char *buf, size_t s
 		text[len++] = '\n';
 	}
 	log_outcome(fs, req, "ctl", text, len, outcome);
-out_free:
-	free(insns);
 }
 
 /* The size is the most one batch may be.  The kernel lets concurrent
@@ -67,8 +66,6 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 
 	(void)off, (void)flags;
 	ret = state_execute(fs->st, buf, size, client_pid(req), &reply, &err);
-	text_keep_batch(h, reply);
-
 	if (logging(fs)) {
 		char outcome[ISA_MESSAGE_SIZE + 32] = "ok";
 
@@ -77,8 +74,9 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 				 err.message);
 		else if (ret)
 			snprintf(outcome, sizeof(outcome), "error: %s", strerror(-ret));
-		log_batch(fs, req, buf, size, outcome);
+		log_batch(fs, req, buf, size, reply, outcome);
 	}
+	text_keep_batch(h, reply);
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else

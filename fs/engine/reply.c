@@ -97,6 +97,12 @@ int reply_text(const struct reply *r, char **text, size_t *len)
 	return *text ? 0 : -ENOMEM;
 }
 
+const struct isa_insn *reply_insns(const struct reply *r, size_t *count)
+{
+	*count = r->count;
+	return r->insns;
+}
+
 void reply_free(struct reply *r)
 {
 	free(r);

@@ -39,6 +39,10 @@ void reply_fail(struct reply *r, const struct isa_insn *failed, const struct isa
  * in order, or the error line.  Returns 0 or -ENOMEM. */
 int reply_text(const struct reply *r, char **text, size_t *len);
 
+/* The instructions reply_new copied, and their count in *count (0 for the
+ * reply of a batch that did not parse); r keeps them. */
+const struct isa_insn *reply_insns(const struct reply *r, size_t *count);
+
 /* Frees r (NULL is fine). */
 void reply_free(struct reply *r);
 
