@@ -527,12 +527,16 @@ int isa_execute(struct isa_machine *m, const struct isa_insn *insns, size_t coun
 	int64_t target = 0, value = 0;
 	int ret;
 
-	memcpy(undo->regs, m->regs, sizeof(undo->regs));
+	/* An instruction that fails has changed nothing: a lone one needs no
+	 * copy of the registers to go back to (a register write is one). */
+	if (count > 1)
+		memcpy(undo->regs, m->regs, sizeof(undo->regs));
 	undo->ncells = 0;
 	for (size_t i = 0; i < count; i++) {
 		ret = execute_one(m, &insns[i], undo, &target, &value, err);
 		if (ret) {
-			rollback(m, undo);
+			if (i > 0)
+				rollback(m, undo);
 			return ret;
 		}
 		if (outcome)

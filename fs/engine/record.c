@@ -108,6 +108,9 @@ const char *record_kind_name(enum record_kind kind)
 
 /* --- encoding ------------------------------------------------------------ */
 
+/* The header: version and kind bytes, then these fields at fixed offsets. */
+enum { AT_SESSION = 2, AT_SEQ = 10, AT_TIME = 18, AT_PID = 26 };
+
 /* The bytes field f of r takes, or 0 when it is over its bound. */
 static size_t field_size(const struct record *r, char f)
 {
@@ -169,10 +172,10 @@ int record_encode(const struct record *r, struct text *out)
 		return -ENOMEM;
 	p[0] = RECORD_VERSION;
 	p[1] = (unsigned char)r->kind;
-	le_put64(p + 2, r->session);
-	le_put64(p + 10, r->seq);
-	le_put64(p + 18, (uint64_t)r->time_ns);
-	le_put32(p + 26, r->pid);
+	le_put64(p + AT_SESSION, r->session);
+	le_put64(p + AT_SEQ, r->seq);
+	le_put64(p + AT_TIME, (uint64_t)r->time_ns);
+	le_put32(p + AT_PID, r->pid);
 	p += RECORD_HEADER_BYTES;
 	for (const char *f = layout[r->kind]; *f; f++)
 		p = put_field(p, r, *f);
@@ -181,8 +184,8 @@ int record_encode(const struct record *r, struct text *out)
 
 void record_set_origin(void *encoded, uint64_t session, uint64_t seq)
 {
-	le_put64((unsigned char *)encoded + 2, session); /* after version and kind */
-	le_put64((unsigned char *)encoded + 10, seq);
+	le_put64((unsigned char *)encoded + AT_SESSION, session);
+	le_put64((unsigned char *)encoded + AT_SEQ, seq);
 }
 
 /* --- decoding ------------------------------------------------------------ */
@@ -204,13 +207,6 @@ static const unsigned char *take(struct reader *rd, size_t n)
 	rd->p += n;
 	rd->left -= n;
 	return p;
-}
-
-static unsigned get_u8(struct reader *rd)
-{
-	const unsigned char *p = take(rd, 1);
-
-	return p ? *p : 0;
 }
 
 static uint32_t get_u32(struct reader *rd)
@@ -257,18 +253,21 @@ static void fill_v1(struct record *r)
 		r->mode = RECORD_QUEUE_MODE_V1;
 }
 
+/* Every version has the same header: it is read in place, with one check
+ * of the length. */
 int record_decode(const void *buf, size_t len, struct record *r)
 {
-	struct reader rd = { buf, len, false };
+	const unsigned char *head = buf, *hash;
+	struct reader rd;
 	int version, kind;
-	const unsigned char *hash;
 	const char *fields;
 
 	memset(r, 0, sizeof(*r));
-	version = (int)get_u8(&rd);
-	kind = (int)get_u8(&rd);
-	if (rd.bad || version < RECORD_VERSION_OLDEST || version > RECORD_VERSION ||
-	    !kind_valid(kind))
+	if (len < RECORD_HEADER_BYTES)
+		return -EBADMSG;
+	version = head[0];
+	kind = head[1];
+	if (version < RECORD_VERSION_OLDEST || version > RECORD_VERSION || !kind_valid(kind))
 		return -EBADMSG;
 	fields = layout_of(version, kind);
 	if (!fields)
@@ -276,10 +275,11 @@ int record_decode(const void *buf, size_t len, struct record *r)
 	r->kind = (enum record_kind)kind;
 	if (version < RECORD_VERSION)
 		fill_v1(r);
-	r->session = get_u64(&rd);
-	r->seq = get_u64(&rd);
-	r->time_ns = (int64_t)get_u64(&rd);
-	r->pid = (uint32_t)get_u32(&rd);
+	r->session = le_get64(head + AT_SESSION);
+	r->seq = le_get64(head + AT_SEQ);
+	r->time_ns = (int64_t)le_get64(head + AT_TIME);
+	r->pid = le_get32(head + AT_PID);
+	rd = (struct reader){ head + RECORD_HEADER_BYTES, len - RECORD_HEADER_BYTES, false };
 	for (const char *f = fields; *f; f++) {
 		switch (*f) {
 		case 'n': get_bytes(&rd, &r->name, RECORD_MAX_NAME); break;

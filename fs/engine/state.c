@@ -22,13 +22,16 @@
 
 /* Set while this thread is inside state_submit: the log may deliver to us
  * from inside its append, where an observer must not run (it may submit
- * again); the changes wait in *deferred until the append returns. */
+ * again); apply notes the changes in *deferred, for after the append. */
 static __thread struct changes *deferred;
 
 /* The proposal this thread is appending to a log that delivers inside its
  * append (log_delivers_in_append): deliver finds its outcome here, with no
  * lock and no list. */
 static __thread struct pending *appending;
+
+/* The proposal this thread is appending, whichever the log: for stamp. */
+static __thread struct pending *proposing;
 
 struct state *state_new(FILE *console)
 {
@@ -358,17 +361,18 @@ static void note_remote(struct state *st, const struct record *r)
 static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
 {
 	struct state *st = arg;
-	struct changes changed;
+	struct changes local, *changed = deferred ? deferred : &local;
 	struct pending *p;
 	struct record r;
 
-	no_changes(&changed);
+	if (!deferred)
+		no_changes(&local);
 	if (record_decode(rec, len, &r))
 		return -EBADMSG;
 	p = claim_pending(st, &r);
 	rwlock_write_lock(&st->lock);
 	st->applied = position; /* before: a queue created here takes it as its id */
-	state_apply_record(st, &r, p ? p->out : NULL, &changed);
+	state_apply_record(st, &r, p ? p->out : NULL, changed);
 	rwlock_write_unlock(&st->lock);
 	note_remote(st, &r);
 	if (p && p == appending) {
@@ -382,11 +386,11 @@ static int deliver(void *arg, uint64_t position, const void *rec, size_t len)
 	if (r.kind == RECORD_SESSION_END && r.v == __atomic_load_n(&st->session, __ATOMIC_ACQUIRE))
 		ask_rejoin(st);
 	if (deferred)
-		merge_changes(deferred, &changed);
-	else if (st->notifier_started)
-		hand_off(st, &changed);
+		return 0;
+	if (st->notifier_started)
+		hand_off(st, changed);
 	else
-		notify(st, &changed);
+		notify(st, changed);
 	return 0;
 }
 
@@ -479,43 +483,64 @@ static int64_t wall_clock_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Gives the encoded record our session and its sequence and appends it,
- * under the propose lock (held by the caller): sequences reach the log in
- * the order they are given, so apply can tell a repeat from a record that
- * was merely overtaken.  *ticket is the log's, for wait_applied. */
-static int append_locked(struct state *st, struct text *encoded, struct pending *p,
+/* The log's stamp (log.h): gives the record of this thread's proposal our
+ * session and the next sequence as it enters the log, under the log's
+ * lock, so sequences reach the log in the order they are given and apply
+ * can tell a repeat from a record that was merely overtaken.  A log that
+ * delivers in a thread of its own finds the proposal on the pending list.
+ * Records that no proposal of ours appends (the tests') go in as they are. */
+static void stamp(void *arg, void *rec, size_t len)
+{
+	struct state *st = arg;
+	struct pending *p = proposing;
+
+	(void)len;
+	if (!p)
+		return;
+	p->session = __atomic_load_n(&st->session, __ATOMIC_RELAXED);
+	p->seq = ++st->next_seq;
+	record_set_origin(rec, p->session, p->seq);
+	if (log_delivers_in_append(st->log))
+		return;
+	pthread_mutex_lock(&st->pending_lock);
+	p->next = st->pending;
+	st->pending = p;
+	pthread_mutex_unlock(&st->pending_lock);
+}
+
+/* Appends the encoded record of proposal p; the log stamps it.  *ticket
+ * is the log's, for wait_applied. */
+static int append_record(struct state *st, struct text *encoded, struct pending *p,
 			 struct changes *changed, uint64_t *ticket)
 {
 	int ret;
 
-	p->session = __atomic_load_n(&st->session, __ATOMIC_RELAXED);
-	p->seq = ++st->next_seq;
-	record_set_origin(encoded->buf, p->session, p->seq);
-	if (log_delivers_in_append(st->log)) {
+	proposing = p;
+	if (log_delivers_in_append(st->log))
 		appending = p;
-	} else {
-		pthread_mutex_lock(&st->pending_lock);
-		p->next = st->pending;
-		st->pending = p;
-		pthread_mutex_unlock(&st->pending_lock);
-	}
 	deferred = changed;
 	ret = log_append(st->log, encoded->buf, encoded->len, ticket);
 	deferred = NULL;
 	if (ret && !appending)
 		forget_pending(st, p);
 	appending = NULL;
+	proposing = NULL;
 	return ret;
 }
 
+/* A shared log's proposals wait while begin_again holds the propose lock:
+ * no record of a new session may reach the log before its opening. */
 static int append_in_order(struct state *st, struct text *encoded, struct pending *p,
 			   struct changes *changed, uint64_t *ticket)
 {
+	bool shared = log_is_shared(st->log);
 	int ret;
 
-	pthread_mutex_lock(&st->propose_lock);
-	ret = append_locked(st, encoded, p, changed, ticket);
-	pthread_mutex_unlock(&st->propose_lock);
+	if (shared)
+		pthread_mutex_lock(&st->propose_lock);
+	ret = append_record(st, encoded, p, changed, ticket);
+	if (shared)
+		pthread_mutex_unlock(&st->propose_lock);
 	return ret;
 }
 
@@ -634,7 +659,7 @@ static int begin_again(struct state *st)
 		goto out;
 	pthread_mutex_lock(&st->propose_lock);
 	set_session(st, session);
-	ret = append_locked(st, &encoded, &p, &changed, &ticket);
+	ret = append_record(st, &encoded, &p, &changed, &ticket);
 	if (!ret)
 		ret = wait_applied(st, &p, ticket, &position);
 	pthread_mutex_unlock(&st->propose_lock);
@@ -664,6 +689,7 @@ int state_attach_log(struct state *st, struct log *log, char *msg, size_t size)
 		snprintf(msg, size, "cannot start a thread");
 		return -EAGAIN;
 	}
+	log_set_stamp(log, stamp, st);
 	ret = log_follow(log, load, deliver, st);
 	if (ret == -EBADMSG)
 		snprintf(msg, size, "a record of the log does not decode or apply");
@@ -778,7 +804,9 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 	      struct reply **reply, struct isa_error *err)
 {
 	unsigned char small[SMALL_BATCH * RECORD_INSN_BYTES], *data = small;
-	struct record r = { .kind = RECORD_BATCH, .pid = pid };
+	/* Only the header and a batch's data are encoded: the other fields,
+	 * most of the record's 200 bytes, stay unset. */
+	struct record r;
 	/* A batch's outcome is its error and its instructions' notes: the
 	 * other kinds' fields, most of its 344 bytes, stay unset. */
 	struct outcome out;
@@ -797,6 +825,8 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 		data = malloc(count * RECORD_INSN_BYTES);
 	if (!data || (reply && !made))
 		goto out;
+	r.kind = RECORD_BATCH;
+	r.pid = pid;
 	r.data.data = data;
 	r.data.len = record_put_insns(insns, count, data);
 	/* Under the lock each instruction's outcome is only noted: the reply

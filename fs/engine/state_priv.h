@@ -109,14 +109,14 @@ struct state {
 	struct unsettled unsettled[STATE_MAX_UNSETTLED]; /* under unsettled_lock */
 	size_t nunsettled;                 /* written under unsettled_lock, read atomically */
 
-	pthread_mutex_t propose_lock;      /* orders proposals: outside the log's locks */
+	pthread_mutex_t propose_lock;      /* a shared log's proposals: see begin_again */
 	bool compacting;                   /* atomic: a thread runs compact_if_due's compaction */
 	uint64_t loads;                    /* under lock: snapshots loaded */
 	pthread_mutex_t digest_lock;       /* the last digest made, before lock */
 	bool digest_valid;                 /* under digest_lock */
 	uint64_t digest_at, digest_loads;  /* under digest_lock: applied and loads it is of */
 	char digest_hex[STATE_DIGEST_HEX + 1]; /* under digest_lock */
-	uint64_t next_seq;                 /* under propose_lock */
+	uint64_t next_seq;                 /* under the log's lock: only stamp uses it */
 	pthread_mutex_t pending_lock;
 	pthread_cond_t pending_done;
 	struct pending *pending;           /* under pending_lock */

@@ -732,6 +732,7 @@ static int etcd_append(struct log *log, const void *rec, size_t len, uint64_t *t
 	if (!e->following || e->stopping) {
 		ret = -EINVAL;
 	} else {
+		log_stamp(log, p->rec, len);
 		p->ticket = *ticket = ++e->next_ticket;
 		if (e->tail)
 			e->tail->next = p;

@@ -1067,6 +1067,7 @@ static int file_append(struct log *log, const void *rec, size_t len, uint64_t *p
 	ret = prepare_journal(lf);
 	if (ret)
 		goto out_unlock;
+	log_stamp(log, rec, len);
 	ret = write_record(lf, rec, len);
 	if (ret)
 		goto out_unlock;

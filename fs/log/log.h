@@ -61,10 +61,34 @@ struct log_ops {
 	bool shared; /* other processes append too: their sessions are alive */
 };
 
-/* Every implementation's struct begins with this. */
+/* Gives a record its last bytes as it enters the log (the engine numbers
+ * its proposals so): called once per record by log_append, under the
+ * log's own lock, in the order records enter the log, on the bytes the log
+ * keeps (the caller's buffer, which is then written to, or the log's copy
+ * of it), before anyone else can see them.  It may take the engine's
+ * pending lock, and nothing else of the engine's. */
+typedef void (*log_stamp_fn)(void *arg, void *rec, size_t len);
+
+/* Every implementation's struct begins with this (zeroed: no stamp). */
 struct log {
 	const struct log_ops *ops;
+	log_stamp_fn stamp;
+	void *stamp_arg;
 };
+
+/* Sets the stamp every later append calls. */
+static inline void log_set_stamp(struct log *log, log_stamp_fn stamp, void *arg)
+{
+	log->stamp = stamp;
+	log->stamp_arg = arg;
+}
+
+/* For the implementations: calls the stamp, if any, on rec. */
+static inline void log_stamp(struct log *log, const void *rec, size_t len)
+{
+	if (log->stamp)
+		log->stamp(log->stamp_arg, (void *)rec, len);
+}
 
 /* Replays the snapshot (through load) and every record after it (through
  * deliver), then keeps load and deliver for what comes later: from now on
@@ -77,8 +101,8 @@ static inline int log_follow(struct log *log, log_load_fn load, log_deliver_fn d
 	return log->ops->follow(log, load, deliver, arg);
 }
 
-/* Appends one record, in the order of the calls, and returns a *ticket
- * for log_await.  The file and memory logs do the whole append here: the
+/* Appends one record, in the order of the calls (the stamp's order), and
+ * returns a *ticket for log_await.  The file and memory logs do the whole append here: the
  * record has reached the kernel (it survives a kill -9 of the daemon),
  * deliver has run in this thread, and the ticket is its position.  The
  * etcd log only queues the record.  On failure (-ENOSPC, -EIO, -EFBIG;

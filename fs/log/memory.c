@@ -74,8 +74,10 @@ static int memory_append(struct log *log, const void *rec, size_t len, uint64_t 
 	int ret = len > LOG_MAX_RECORD ? -EFBIG : 0;
 
 	pthread_mutex_lock(&m->lock);
-	if (!ret)
+	if (!ret) {
+		log_stamp(log, rec, len);
 		ret = keep(m, rec, len);
+	}
 	if (!ret) {
 		*position = m->base + m->count;
 		if (m->deliver)

@@ -691,6 +691,7 @@ static struct log *inner_of(struct log *log)
 
 static int flaky_follow(struct log *log, log_load_fn load, log_deliver_fn deliver, void *arg)
 {
+	log_set_stamp(inner_of(log), log->stamp, log->stamp_arg);
 	return log_follow(inner_of(log), load, deliver, arg);
 }
 

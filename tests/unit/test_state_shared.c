@@ -92,14 +92,16 @@ static int shared_follow(struct log *log, log_load_fn load, log_deliver_fn deliv
 	return pthread_create(&s->thread, NULL, deliver_loop, s) ? -EAGAIN : 0;
 }
 
-/* Queues a record as if any host had put it. */
-static uint64_t queue_record(struct shared_log *s, const void *rec, size_t len)
+/* Queues a record as if any host had put it; an append stamps it (log.h). */
+static uint64_t queue_record(struct shared_log *s, const void *rec, size_t len, bool stamp)
 {
 	struct text copy = TEXT_INIT;
 	uint64_t ticket;
 
 	text_append(&copy, rec, len);
 	pthread_mutex_lock(&s->lock);
+	if (stamp)
+		log_stamp(&s->log, copy.buf, copy.len);
 	assert_true(s->count < QUEUED_MAX);
 	s->queued[(s->head + s->count++) % QUEUED_MAX] = copy;
 	ticket = ++s->appended;
@@ -110,7 +112,7 @@ static uint64_t queue_record(struct shared_log *s, const void *rec, size_t len)
 
 static int shared_append(struct log *log, const void *rec, size_t len, uint64_t *ticket)
 {
-	*ticket = queue_record(of(log), rec, len);
+	*ticket = queue_record(of(log), rec, len, true);
 	return 0;
 }
 
@@ -244,7 +246,7 @@ static void remote_batch(struct shared_log *s, uint64_t session, uint64_t seq, c
 	r.data.data = data;
 	r.data.len = record_put_insns(insns, count, data);
 	assert_int_equal(record_encode(&r, &encoded), 0);
-	queue_record(s, encoded.buf, encoded.len);
+	queue_record(s, encoded.buf, encoded.len, false);
 	text_free(&encoded);
 }
 
@@ -255,7 +257,7 @@ static void remote_open(struct shared_log *s, uint64_t session)
 	struct text encoded = TEXT_INIT;
 
 	assert_int_equal(record_encode(&r, &encoded), 0);
-	queue_record(s, encoded.buf, encoded.len);
+	queue_record(s, encoded.buf, encoded.len, false);
 	text_free(&encoded);
 }
 
@@ -392,7 +394,7 @@ static void end_our_session(struct shared_log *s, uint64_t session)
 	size_t len;
 
 	assert_int_equal(state_farewell(session, &farewell, &len), 0);
-	queue_record(s, farewell, len);
+	queue_record(s, farewell, len, false);
 	free(farewell);
 }
 
