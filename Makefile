@@ -26,6 +26,14 @@ ifdef SAN
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 ALL_CFLAGS = $(WARN) $(CPPFLAGS) $(CFLAGS) $(SANFLAGS) -MMD -MP
+# The daemon is linked with link-time optimisation: a request crosses many
+# small functions of several files (register write: 2,626 instructions in
+# the daemon without, 2,555 with).  The objects also keep ordinary code,
+# which the unit tests link against without it.  NO_LTO=1 turns it off.
+ifeq ($(SAN)$(NO_LTO),)
+LTO_OBJ  := -flto=auto -ffat-lto-objects
+LTO_LINK := -flto=auto
+endif
 # Deferred (=), so that a sub-make started after `deps` sees the packages.
 FUSE_CFLAGS = $(shell pkg-config --cflags fuse3)
 FUSE_LIBS = $(shell pkg-config --libs fuse3)
@@ -85,24 +93,25 @@ all: $(DAEMON) $(TOOLS)
 FLAGS_FILE := $(BUILD)/flags
 $(FLAGS_FILE): FORCE
 	@mkdir -p $(dir $@)
-	@echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' | cmp -s - $@ || echo '$(CC) $(ALL_CFLAGS) $(LDFLAGS)' >$@
+	@echo '$(CC) $(ALL_CFLAGS) $(LTO_OBJ) $(LDFLAGS)' | cmp -s - $@ || \
+		echo '$(CC) $(ALL_CFLAGS) $(LTO_OBJ) $(LDFLAGS)' >$@
 
 $(DAEMON): $(FS_OBJ) $(ENGINE_OBJ)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) $(LIBS)
+	$(CC) $(ALL_CFLAGS) $(LTO_LINK) $(LDFLAGS) -o $@ $(filter %.o,$^) $(FUSE_LIBS) $(LIBS)
 
 $(BUILD)/fs/%.o: fs/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(FUSE_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(LTO_OBJ) $(FUSE_CFLAGS) -c -o $@ $<
 
 # The engine and the log know nothing of FUSE: they are built without its
 # headers.
 $(BUILD)/fs/engine/%.o: fs/engine/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(LTO_OBJ) -c -o $@ $<
 
 $(BUILD)/fs/log/%.o: fs/log/%.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(LTO_OBJ) -c -o $@ $<
 
 $(TOOLS): $(if $(SAN),$(BUILD)/tools/%,tools/%): tools/%.c tools/common.c tools/common.h fs/engine/le.h \
 		$(FLAGS_FILE)
