@@ -1,6 +1,7 @@
 /* isa.c - parser, formatter and executor of the instruction language.
  * See isa.h for the language and the canonical forms.
  */
+#define _GNU_SOURCE /* memrchr */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 
 #include "isa.h"
 
-#define MAX_TOKENS 4 /* one more than any instruction has, to catch extras */
 #define TOKEN_MAX 32
 
 static const char *const op_names[] = {
@@ -52,25 +52,30 @@ static bool is_blank_char(char c)
  * int64: -EINVAL for anything else, -ERANGE for too large a value.  By
  * hand rather than with strtoll, which would want a terminated copy:
  * every register write comes through here. */
-static int parse_decimal(const char *s, size_t len, int64_t *out)
+static inline int parse_decimal(const char *s, size_t len, int64_t *out)
 {
-	bool negative = len > 0 && s[0] == '-';
-	size_t i = len > 0 && (s[0] == '+' || s[0] == '-');
-	uint64_t v = 0, limit = negative ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	bool too_large = false;
+	bool negative = false, too_large = false;
+	size_t i = 0;
+	uint64_t v = 0;
 
+	if (len > 0 && (s[0] == '+' || s[0] == '-')) {
+		negative = s[0] == '-';
+		i = 1;
+	}
 	if (i == len)
 		return -EINVAL;
-	/* Every digit is checked, also past an overflow: "9...9x" is EINVAL. */
+	/* Every digit is checked, also past an overflow: "9...9x" is EINVAL.
+	 * Up to the bound v * 10 + 9 fits in 64 bits; past it the value is
+	 * out of range whatever follows. */
 	for (; i < len; i++) {
 		unsigned digit = (unsigned char)s[i] - (unsigned)'0';
 
 		if (digit > 9)
 			return -EINVAL;
-		too_large |= __builtin_mul_overflow(v, 10, &v);
-		too_large |= __builtin_add_overflow(v, digit, &v);
+		too_large |= v > (UINT64_MAX - 9) / 10;
+		v = v * 10 + digit;
 	}
-	if (too_large || v > limit)
+	if (too_large || v > (uint64_t)INT64_MAX + negative)
 		return -ERANGE;
 	*out = !negative ? (int64_t)v : v ? -(int64_t)(v - 1) - 1 : 0;
 	return 0;
@@ -150,6 +155,9 @@ int isa_format_value(int64_t v, char *buf, size_t size)
 	return line_end(&l);
 }
 
+/* --- the parser: each byte of a batch is looked at once ------------------ */
+
+/* A word of a line: its bytes stay in the batch's text. */
 struct token {
 	const char *text;
 	size_t len;
@@ -164,38 +172,63 @@ static const unsigned char byte_kinds[256] = {
 	['\r'] = BLANK_BYTE, [' '] = BLANK_BYTE,  ['\n'] = END_BYTE, ['#'] = END_BYTE,
 };
 
-static enum byte_kind kind_of(char c)
+/* The parser's steps are inlined into both copies of parse_lines, where
+ * bounded is a constant (see there): a call would cost more than most of
+ * them do. */
+#define STEP static inline __attribute__((always_inline))
+
+static inline enum byte_kind kind_of(char c)
 {
 	return (enum byte_kind)byte_kinds[(unsigned char)c];
 }
 
-/* Splits the line that starts at p into blank-separated tokens, looking
- * at each byte of its code once; a comment is skipped to the newline.
- * Keeps at most MAX_TOKENS tokens in tok and their number in *count.
- * Returns the start of the next line (end after the last). */
-static const char *scan_line(const char *p, const char *end, struct token *tok,
-			     size_t *count)
+/* The scanner's loops stop at a newline, so the lines up to a batch's last
+ * newline are read without looking at end.  Only what follows it, a last
+ * line without a newline, is read with each step checked: bounded. */
+
+/* The kind of the byte at p; END_BYTE at end. */
+STEP enum byte_kind kind_at(const char *p, const char *end, bool bounded)
 {
-	size_t n = 0;
+	return bounded && p == end ? END_BYTE : kind_of(*p);
+}
+
+/* Where the scanner is in a line's code, and the kind of the byte there:
+ * a word's first, or END_BYTE; never a blank.  Keeping the kind looks at
+ * each byte once. */
+struct cursor {
+	const char *p;
+	enum byte_kind kind;
+};
+
+STEP struct cursor skip_blanks(const char *p, const char *end, bool bounded)
+{
 	enum byte_kind kind;
 
-	/* The byte after a word is classified once, by the word's loop. */
-	while (p < end && (kind = kind_of(*p)) != END_BYTE) {
-		const char *start = p;
+	while ((kind = kind_at(p, end, bounded)) == BLANK_BYTE)
+		p++;
+	return (struct cursor){ p, kind };
+}
 
-		if (kind == BLANK_BYTE) {
-			p++;
-			continue;
-		}
-		while (++p < end && (kind = kind_of(*p)) == WORD_BYTE)
-			;
-		if (n < MAX_TOKENS)
-			tok[n++] = (struct token){ start, (size_t)(p - start) };
-		if (p == end || kind == END_BYTE)
-			break;
-		p++; /* the blank that ended the word */
-	}
-	*count = n;
+/* Reads the word at c into *t and moves c past it and the blanks after
+ * it.  false when the code ends at c. */
+STEP bool next_word(struct cursor *c, const char *end, bool bounded, struct token *t)
+{
+	const char *e = c->p + 1;
+	enum byte_kind kind;
+
+	if (c->kind == END_BYTE)
+		return false;
+	while ((kind = kind_at(e, end, bounded)) == WORD_BYTE)
+		e++;
+	*t = (struct token){ c->p, (size_t)(e - c->p) };
+	*c = kind == BLANK_BYTE ? skip_blanks(e + 1, end, bounded) : (struct cursor){ e, kind };
+	return true;
+}
+
+/* The start of the next line, for p where a line's code ended: a comment
+ * is skipped to its newline. */
+STEP const char *next_line(const char *p, const char *end)
+{
 	if (p < end && *p == '#') {
 		p = memchr(p, '\n', (size_t)(end - p));
 		if (!p)
@@ -204,170 +237,219 @@ static const char *scan_line(const char *p, const char *end, struct token *tok,
 	return p < end ? p + 1 : end;
 }
 
-/* Whether token t is name (capitals), in any case. */
-static bool names(const struct token *t, const char *name)
+/* A name of 3 to 5 letters as one number: its length, then its letters
+ * one a byte (capitals), 0 for those it does not have. */
+#define NAME(len, a, b, c, d, e)                                                    \
+	((uint64_t)(len) << 40 | (uint64_t)(a) << 32 | (uint64_t)(b) << 24 |          \
+	 (uint64_t)(c) << 16 | (uint64_t)(d) << 8 | (uint64_t)(e))
+
+static const uint64_t op_keys[] = {
+	[ISA_MOV] = NAME(3, 'M', 'O', 'V', 0, 0),  [ISA_ADD] = NAME(3, 'A', 'D', 'D', 0, 0),
+	[ISA_SUB] = NAME(3, 'S', 'U', 'B', 0, 0),  [ISA_MUL] = NAME(3, 'M', 'U', 'L', 0, 0),
+	[ISA_DIV] = NAME(3, 'D', 'I', 'V', 0, 0),  [ISA_SET] = NAME(3, 'S', 'E', 'T', 0, 0),
+	[ISA_READ] = NAME(4, 'R', 'E', 'A', 'D', 0), [ISA_WRITE] = NAME(5, 'W', 'R', 'I', 'T', 'E'),
+};
+
+/* The operation that t names, in any case, or -1.  The first letter (for
+ * M and S also the second) picks the only name t can be; one comparison
+ * of t as a NAME tells.  `& ~0x20` makes a letter a capital and no other
+ * byte a letter. */
+STEP int lookup_op(const struct token *t)
 {
-	size_t k = 0;
+	const unsigned char *s = (const unsigned char *)t->text;
+	uint64_t key;
+	int op;
 
-	for (; k < t->len && name[k]; k++)
-		if ((t->text[k] & ~0x20) != name[k])
-			return false;
-	return k == t->len && !name[k];
-}
-
-/* The first letter names the operation, the second tells MOV from MUL and
- * SUB from SET: one comparison with the only name it can be. */
-static int lookup_op(const struct token *t, enum isa_op *op)
-{
-	char second = t->len > 1 ? (char)(t->text[1] & ~0x20) : 0;
-	enum isa_op guess;
-
-	switch (t->text[0] & ~0x20) {
-	case 'A': guess = ISA_ADD; break;
-	case 'D': guess = ISA_DIV; break;
-	case 'M': guess = second == 'O' ? ISA_MOV : ISA_MUL; break;
-	case 'R': guess = ISA_READ; break;
-	case 'S': guess = second == 'U' ? ISA_SUB : ISA_SET; break;
-	case 'W': guess = ISA_WRITE; break;
-	default: return -EINVAL;
+	if (t->len < 3 || t->len > 5)
+		return -1;
+	key = NAME(t->len, s[0], s[1], s[2], 0, 0);
+	if (t->len > 3)
+		key |= NAME(0, 0, 0, 0, s[3], 0);
+	if (t->len > 4)
+		key |= NAME(0, 0, 0, 0, 0, s[4]);
+	key &= ~NAME(0, 0x20, 0x20, 0x20, 0x20, 0x20);
+	switch (s[0] & ~0x20) {
+	case 'A': op = ISA_ADD; break;
+	case 'D': op = ISA_DIV; break;
+	case 'M': op = (s[1] & ~0x20) == 'O' ? ISA_MOV : ISA_MUL; break;
+	case 'R': op = ISA_READ; break;
+	case 'S': op = (s[1] & ~0x20) == 'U' ? ISA_SUB : ISA_SET; break;
+	case 'W': op = ISA_WRITE; break;
+	default: return -1;
 	}
-	if (!names(t, op_names[guess]))
-		return -EINVAL;
-	*op = guess;
-	return 0;
+	return key == op_keys[op] ? op : -1;
 }
 
-/* The error of an operand that parse_decimal refused with ret. */
-static int operand_error(const struct token *t, int ret, unsigned line, struct isa_error *err)
+/* Reads t as a register or a literal into *o: 0, or the error of a word
+ * that is neither. */
+STEP int parse_operand(const struct token *t, unsigned line, struct isa_operand *o,
+			struct isa_error *err)
 {
+	char letter = (char)(t->text[0] & ~0x20); /* 'a'..'z' to 'A'..'Z' */
+	unsigned digit = (unsigned char)t->text[0] - (unsigned)'0';
+	int64_t value = 0;
+	int ret;
+
+	/* One byte, the common case: a register or a digit, taken at once. */
+	if (t->len == 1 && letter >= 'A' && letter <= 'Z') {
+		*o = (struct isa_operand){ true, letter - 'A' };
+		return 0;
+	}
+	if (t->len == 1 && digit <= 9) {
+		*o = (struct isa_operand){ false, digit };
+		return 0;
+	}
+	ret = parse_decimal(t->text, t->len, &value);
 	if (ret == -ERANGE)
 		return fail(err, ERANGE, line, "literal %.*s out of range",
 			    (int)t->len, t->text);
-	return fail(err, EINVAL, line,
-		    "bad operand '%.*s' (a register A-Z or a decimal integer)",
-		    (int)t->len, t->text);
+	if (ret)
+		return fail(err, EINVAL, line,
+			    "bad operand '%.*s' (a register A-Z or a decimal integer)",
+			    (int)t->len, t->text);
+	*o = (struct isa_operand){ false, value };
+	return 0;
 }
 
-/* Reads t as a register or a literal: 0, or parse_decimal's -EINVAL or
- * -ERANGE, which operand_error words. */
-static int parse_operand(const struct token *t, struct isa_operand *o)
+/* Fills in from op and its operands a and b as written, into their
+ * canonical places; the fields op does not use are 0 (-1 for reg). */
+STEP int place_operands(struct isa_insn *in, enum isa_op op, struct isa_operand a,
+			struct isa_operand b, struct isa_error *err)
 {
-	char letter = (char)(t->text[0] & ~0x20); /* 'a'..'z' to 'A'..'Z' */
+	/* With one register and one literal the order written does not matter. */
+	struct isa_operand reg = a.is_register ? a : b, lit = a.is_register ? b : a;
+	bool one_each = a.is_register != b.is_register;
 
-	if (t->len == 1 && letter >= 'A' && letter <= 'Z') {
-		o->is_register = true;
-		o->value = letter - 'A';
-		return 0;
-	}
-	o->is_register = false;
-	return parse_decimal(t->text, t->len, &o->value);
-}
-
-/* Puts two parsed operands into their canonical places for op.  With one
- * register and one literal the order written does not matter. */
-static int place_operands(struct isa_insn *in, const struct isa_operand *a,
-			  const struct isa_operand *b, struct isa_error *err)
-{
-	const struct isa_operand *reg = a->is_register ? a : b;
-	const struct isa_operand *lit = a->is_register ? b : a;
-	const char *name = op_names[in->op];
-	bool one_each = a->is_register != b->is_register;
-
+	in->op = op;
 	in->reg = -1;
 	in->cell = 0;
-	switch (in->op) {
+	switch (op) {
 	case ISA_MOV: /* source order: MOV src dst */
-		if (!a->is_register && !b->is_register)
+		if (!a.is_register && !b.is_register)
 			break;
-		in->reg = (int)(b->is_register ? b : a)->value;
-		in->src = b->is_register ? *a : *b;
+		in->reg = (int)(b.is_register ? b : a).value;
+		in->src = b.is_register ? a : b;
 		return 0;
 	case ISA_ADD: case ISA_SUB: case ISA_MUL: case ISA_DIV:
-		if (!a->is_register && !b->is_register)
+		if (!a.is_register && !b.is_register)
 			break;
-		in->reg = (int)(a->is_register ? a : b)->value;
-		in->src = a->is_register ? *b : *a;
+		in->reg = (int)reg.value;
+		in->src = lit;
 		return 0;
 	case ISA_SET:
 		if (!one_each)
 			return fail(err, EINVAL, in->line,
 				    "SET takes a register and a literal");
-		in->reg = (int)reg->value;
-		in->src = *lit;
+		in->reg = (int)reg.value;
+		in->src = lit;
 		return 0;
 	case ISA_READ:
 		if (!one_each)
 			return fail(err, EINVAL, in->line,
 				    "READ takes a register and a cell number");
-		in->reg = (int)reg->value;
-		in->cell = lit->value;
+		in->reg = (int)reg.value;
+		in->src = (struct isa_operand){ false, 0 };
+		in->cell = lit.value;
 		return 0;
 	case ISA_WRITE:
-		if (a->is_register && b->is_register)
+		if (a.is_register && b.is_register)
 			return fail(err, EINVAL, in->line,
 				    "WRITE takes a value and a cell number");
-		in->src = one_each ? *reg : *a;
-		in->cell = one_each ? lit->value : b->value;
+		in->src = one_each ? reg : a;
+		in->cell = one_each ? lit.value : b.value;
 		return 0;
 	}
-	return fail(err, EINVAL, in->line, "%s needs a register operand", name);
+	return fail(err, EINVAL, in->line, "%s needs a register operand", op_names[op]);
 }
 
-static int parse_line(const struct token *tok, size_t n, unsigned line,
-		      struct isa_insn *in, struct isa_error *err)
+/* Parses the instruction of a line whose first word is name, reading the
+ * rest of its code from c, into *in.  The checks come in the order the
+ * messages promise: the name, the count of operands, each operand, then
+ * their kinds. */
+STEP int parse_insn(const struct token *name, struct cursor *c, const char *end, bool bounded,
+		    unsigned line, struct isa_insn *in, struct isa_error *err)
 {
-	struct isa_operand a, b;
-	int ret;
+	struct token ta, tb;
+	/* Zeroed only for -Wmaybe-uninitialized: each is read once parsed. */
+	struct isa_operand a = { 0 }, b = { 0 };
+	int op = lookup_op(name), ret;
 
-	*in = (struct isa_insn){ .line = line };
-	if (lookup_op(&tok[0], &in->op))
+	if (op < 0)
 		return fail(err, EINVAL, line, "unknown instruction '%.*s'",
-			    (int)(tok[0].len > TOKEN_MAX ? TOKEN_MAX : tok[0].len),
-			    tok[0].text);
-	if (n < 3)
-		return fail(err, EINVAL, line, "%s takes 2 operands, got %zu",
-			    op_names[in->op], n - 1);
-	if (n > 3)
-		return fail(err, EINVAL, line, "%s takes 2 operands, got more",
-			    op_names[in->op]);
-	ret = parse_operand(&tok[1], &a);
+			    (int)(name->len > TOKEN_MAX ? TOKEN_MAX : name->len), name->text);
+	if (!next_word(c, end, bounded, &ta))
+		return fail(err, EINVAL, line, "%s takes 2 operands, got 0", op_names[op]);
+	if (!next_word(c, end, bounded, &tb))
+		return fail(err, EINVAL, line, "%s takes 2 operands, got 1", op_names[op]);
+	if (c->kind != END_BYTE)
+		return fail(err, EINVAL, line, "%s takes 2 operands, got more", op_names[op]);
+	ret = parse_operand(&ta, line, &a, err);
 	if (ret)
-		return operand_error(&tok[1], ret, line, err);
-	ret = parse_operand(&tok[2], &b);
+		return ret;
+	ret = parse_operand(&tb, line, &b, err);
 	if (ret)
-		return operand_error(&tok[2], ret, line, err);
-	return place_operands(in, &a, &b, err);
+		return ret;
+	in->line = line;
+	return place_operands(in, (enum isa_op)op, a, b, err);
+}
+
+/* Where a batch's parse is, from one part of its text to the next. */
+struct batch {
+	struct isa_insn *insns;
+	size_t max, count;
+	unsigned line;
+	struct isa_error *err;
+};
+
+/* Parses the lines from p to end into b.  Inlined at both calls, so that
+ * each has its own copy of the loops, with bounded a constant. */
+STEP int parse_lines(struct batch *b, const char *p, const char *end, bool bounded)
+{
+	size_t count = b->count;
+	unsigned line = b->line;
+	int ret = 0;
+
+	while (p < end) {
+		struct cursor c = skip_blanks(p, end, bounded);
+		struct token name;
+
+		line++;
+		if (next_word(&c, end, bounded, &name)) {
+			if (count == b->max) {
+				ret = fail(b->err, E2BIG, line, "more than %zu instructions", b->max);
+				break;
+			}
+			ret = parse_insn(&name, &c, end, bounded, line, &b->insns[count], b->err);
+			if (ret)
+				break;
+			count++;
+		}
+		p = next_line(c.p, end);
+	}
+	b->count = count;
+	b->line = line;
+	return ret;
 }
 
 int isa_parse_batch(const char *text, size_t len, struct isa_insn *insns,
 		    size_t max, size_t *count, struct isa_error *err)
 {
-	const char *p = text, *end = text + len;
-	size_t n = 0;
-	unsigned line = 0;
+	struct batch b = { insns, max, 0, 0, err };
+	const char *last_newline, *tail;
 	int ret;
 
 	*count = 0;
 	if (len > ISA_MAX_BATCH_BYTES)
 		return fail(err, EFBIG, 0, "batch of %zu bytes is over the %d byte limit",
 			    len, ISA_MAX_BATCH_BYTES);
-	while (p < end) {
-		struct token tok[MAX_TOKENS];
-		size_t ntok;
-
-		p = scan_line(p, end, tok, &ntok);
-		line++;
-		if (ntok == 0)
-			continue;
-		if (n == max)
-			return fail(err, E2BIG, line, "more than %zu instructions", max);
-		ret = parse_line(tok, ntok, line, &insns[n], err);
-		if (ret)
-			return ret;
-		n++;
-	}
-	*count = n;
-	return 0;
+	last_newline = len ? memrchr(text, '\n', len) : NULL;
+	tail = last_newline ? last_newline + 1 : text;
+	ret = parse_lines(&b, text, tail, false);
+	if (!ret)
+		ret = parse_lines(&b, tail, text + len, true);
+	if (!ret)
+		*count = b.count;
+	return ret;
 }
 
 static void put_operand(struct line *l, const struct isa_operand *o)

@@ -18,23 +18,43 @@ struct reply {
 	bool failed_known; /* failed_insn is the instruction that failed */
 	struct isa_insn failed_insn;
 	struct isa_error err;
-	struct result *results; /* count of them, after insns in the same block */
+	struct result *results; /* room for max, after insns in the same block */
 	struct isa_insn insns[];
 };
 
-struct reply *reply_new(const struct isa_insn *insns, size_t count)
+struct reply *reply_reserve(size_t max)
 {
-	struct reply *r = malloc(sizeof(*r) + count * (sizeof(*insns) + sizeof(*r->results)));
+	struct reply *r = malloc(sizeof(*r) + max * (sizeof(*r->insns) + sizeof(*r->results)));
 
 	if (!r)
 		return NULL;
-	r->count = count;
+	r->count = 0;
 	r->noted = 0;
 	r->failed = false;
 	r->failed_known = false;
-	r->results = (struct result *)(r->insns + count);
+	r->results = (struct result *)(r->insns + max);
+	return r;
+}
+
+struct isa_insn *reply_room(struct reply *r)
+{
+	return r->insns;
+}
+
+void reply_set_count(struct reply *r, size_t count)
+{
+	r->count = count;
+}
+
+struct reply *reply_new(const struct isa_insn *insns, size_t count)
+{
+	struct reply *r = reply_reserve(count);
+
+	if (!r)
+		return NULL;
 	if (count)
 		memcpy(r->insns, insns, count * sizeof(*insns));
+	r->count = count;
 	return r;
 }
 

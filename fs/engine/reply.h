@@ -22,6 +22,18 @@ struct reply;
  * none of which has run yet.  NULL when out of memory. */
 struct reply *reply_new(const struct isa_insn *insns, size_t count);
 
+/* A reply with room for max instructions and none yet, so that a batch is
+ * parsed straight into it: reply_room is where they go, reply_set_count
+ * says how many there are.  NULL when out of memory. */
+struct reply *reply_reserve(size_t max);
+
+/* The room of a reply from reply_reserve: max instructions, r keeps it. */
+struct isa_insn *reply_room(struct reply *r);
+
+/* The reply is to the first count (at most max) instructions of its room,
+ * none of which has run yet. */
+void reply_set_count(struct reply *r, size_t count);
+
 /* Notes what the next instruction did, as an isa_outcome_fn with arg the
  * reply: it only stores, as the exclusive lock is held around it.  Calls
  * past the count of reply_new are ignored. */
@@ -39,7 +51,7 @@ void reply_fail(struct reply *r, const struct isa_insn *failed, const struct isa
  * in order, or the error line.  Returns 0 or -ENOMEM. */
 int reply_text(const struct reply *r, char **text, size_t *len);
 
-/* The instructions reply_new copied, and their count in *count (0 for the
+/* The instructions of the reply, and their count in *count (0 for the
  * reply of a batch that did not parse); r keeps them. */
 const struct isa_insn *reply_insns(const struct reply *r, size_t *count);
 

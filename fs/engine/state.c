@@ -818,8 +818,9 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 	if (!err)
 		err = &local;
 	if (reply) {
+		/* state_execute parsed into a reply: it is used, not copied */
+		made = *reply ? *reply : reply_new(insns, count);
 		*reply = NULL;
-		made = reply_new(insns, count);
 	}
 	if (count > SMALL_BATCH)
 		data = malloc(count * RECORD_INSN_BYTES);
@@ -878,33 +879,41 @@ int state_execute(struct state *st, const char *text, size_t len, uint32_t pid,
 		  struct reply **reply, struct isa_error *err)
 {
 	struct isa_insn small[SMALL_BATCH], *insns = small;
+	struct reply *made = NULL;
 	struct isa_error local;
 	size_t count, room = room_for(len);
 	int ret;
 
 	if (!err)
 		err = &local;
-	if (reply)
+	if (reply) {
+		/* The batch is parsed straight into its reply, which state_run
+		 * then fills in. */
 		*reply = NULL;
-	if (room > SMALL_BATCH)
+		made = reply_reserve(room);
+		insns = made ? reply_room(made) : NULL;
+	} else if (room > SMALL_BATCH) {
 		insns = malloc(room * sizeof(*insns));
+	}
 	if (!insns)
 		return -ENOMEM;
 	ret = isa_parse_batch(text, len, insns, room, &count, err);
 	if (ret) {
 		state_bump(&st->batches);
 		state_bump(&st->batch_errors);
-		if (reply)
-			*reply = reply_new(NULL, 0);
-		if (reply && !*reply)
-			ret = -ENOMEM;
-		else if (reply)
-			reply_fail(*reply, NULL, err);
+		if (made) {
+			reply_fail(made, NULL, err);
+			*reply = made;
+		}
 		goto out;
+	}
+	if (made) {
+		reply_set_count(made, count);
+		*reply = made;
 	}
 	ret = state_run(st, insns, count, pid, reply, err);
 out:
-	if (insns != small)
+	if (!made && insns != small)
 		free(insns);
 	return ret;
 }

@@ -98,7 +98,9 @@ void state_read_registers(struct state *st, int64_t out[ISA_REGISTERS]);
 
 /* Runs count instructions as one record, all or nothing.  When reply is
  * not NULL it receives the batch's reply (reply.h; the caller frees it):
- * what each instruction did, or on failure the error.  Returns 0 or the
+ * what each instruction did, or on failure the error.  *reply is NULL on
+ * entry, or a reply whose instructions insns are (reply_reserve), which
+ * state_run then owns and uses instead of a copy.  Returns 0 or the
  * refusal (-EDOM, -ERANGE, -ENXIO), the log's -errno (-ENOSPC, -EIO:
  * nothing changed) or -ENOMEM (nothing ran, *reply NULL); *err (may be
  * NULL) says where.  pid: the client, for the record.  Returns once the

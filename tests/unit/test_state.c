@@ -79,7 +79,7 @@ static int execute_text(struct state *st, const char *text, size_t len, uint32_t
 static int run_text(struct state *st, const struct isa_insn *insns, size_t count,
 		    uint32_t pid, char **reply, size_t *reply_len, struct isa_error *err)
 {
-	struct reply *r;
+	struct reply *r = NULL;
 	int rc = state_run(st, insns, count, pid, &r, err);
 
 	print_reply(r, reply, reply_len);
@@ -405,6 +405,36 @@ static void test_reply_alone(void **state)
 	free(text);
 	reply_free(r);
 	reply_free(NULL);
+}
+
+/* A reserved reply holds what was written into its room, up to the count
+ * set, and only that many outcomes. */
+static void test_reply_reserved(void **state)
+{
+	struct reply *r = reply_reserve(4);
+	struct isa_insn *room;
+	const struct isa_insn *kept;
+	char *text;
+	size_t count, len;
+
+	(void)state;
+	assert_non_null(r);
+	kept = reply_insns(r, &count);
+	assert_int_equal(count, 0);
+	room = reply_room(r);
+	room[0] = (struct isa_insn){ .op = ISA_SET, .reg = R('A'), .src = { false, 3 }, .line = 2 };
+	room[1] = (struct isa_insn){ .op = ISA_ADD, .reg = R('A'), .src = { true, R('A') },
+				     .line = 4 };
+	reply_set_count(r, 2);
+	kept = reply_insns(r, &count);
+	assert_ptr_equal(kept, room);
+	assert_int_equal(count, 2);
+	reply_note(r, &room[0], false, R('A'), 3);
+	reply_note(r, &room[1], false, R('A'), 6);
+	reply_note(r, &room[1], false, R('A'), 12);
+	print_reply(r, &text, &len);
+	assert_string_equal(text, "ok SET A 3 -> A=3\nok ADD A A -> A=6\n");
+	free(text);
 }
 
 /* reply and err may be NULL. */
@@ -886,6 +916,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reply_printed_later, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reply_errors, setup, teardown),
 		cmocka_unit_test(test_reply_alone),
+		cmocka_unit_test(test_reply_reserved),
 		cmocka_unit_test_setup_teardown(test_execute_without_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_execute_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
