@@ -41,14 +41,15 @@
 #define ETCD_COMPACT_BYTES (8u << 20) /* of records, before a snapshot in etcd */
 /* The session loop's worker threads, unless -o max_threads says.  A
  * request holds its thread only while it works (waits are parked, see
- * wait.h), so a few threads per CPU serve best: more only queue on the
- * CPUs (make bench's loop part, 2 CPUs, 4 clients: reads +11% and writes
- * +5% at 4 threads against libfuse's 10).  But a write under
- * --sync=always holds its thread through the fdatasync that the writers
- * waiting together share, and with etcd through the put they share: there
- * more threads make the group. */
-#define THREADS_PER_CPU 2
-#define MIN_THREADS 4
+ * wait.h), so one thread per CPU serves best: more only queue on the CPUs
+ * (make bench's loop part, 2 CPUs: 2 threads beat 4 and libfuse's 10 at
+ * 1 and at 4 clients, on two machines).  At least 2, so that one request
+ * that does hold its thread for long (a login's crypt) leaves another.
+ * A write under --sync=always holds its thread through the fdatasync that
+ * the writers waiting together share, and with etcd through the put they
+ * share: there more threads make the group. */
+#define THREADS_PER_CPU 1
+#define MIN_THREADS 2
 #define SYNC_ALWAYS_THREADS 10
 #define ETCD_THREADS 64
 #define SOURCE_NAME "rwfs" /* the first field of an fstab line, which mount passes on */
