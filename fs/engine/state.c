@@ -805,7 +805,7 @@ int state_run(struct state *st, const struct isa_insn *insns, size_t count, uint
 {
 	unsigned char small[SMALL_BATCH * RECORD_INSN_BYTES], *data = small;
 	/* Only the header and a batch's data are encoded: the other fields,
-	 * most of the record's 200 bytes, stay unset. */
+	 * most of the record's 192 bytes, stay unset. */
 	struct record r;
 	/* A batch's outcome is its error and its instructions' notes: the
 	 * other kinds' fields, most of its 344 bytes, stay unset. */
