@@ -1,7 +1,6 @@
 /* isa.c - parser, formatter and executor of the instruction language.
  * See isa.h for the language and the canonical forms.
  */
-#define _GNU_SOURCE /* memrchr */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -172,24 +171,15 @@ static const unsigned char byte_kinds[256] = {
 	['\r'] = BLANK_BYTE, [' '] = BLANK_BYTE,  ['\n'] = END_BYTE, ['#'] = END_BYTE,
 };
 
-/* The parser's steps are inlined into both copies of parse_lines, where
- * bounded is a constant (see there): a call would cost more than most of
- * them do. */
-#define STEP static inline __attribute__((always_inline))
-
 static inline enum byte_kind kind_of(char c)
 {
 	return (enum byte_kind)byte_kinds[(unsigned char)c];
 }
 
-/* The scanner's loops stop at a newline, so the lines up to a batch's last
- * newline are read without looking at end.  Only what follows it, a last
- * line without a newline, is read with each step checked: bounded. */
-
 /* The kind of the byte at p; END_BYTE at end. */
-STEP enum byte_kind kind_at(const char *p, const char *end, bool bounded)
+static inline enum byte_kind kind_at(const char *p, const char *end)
 {
-	return bounded && p == end ? END_BYTE : kind_of(*p);
+	return p == end ? END_BYTE : kind_of(*p);
 }
 
 /* Where the scanner is in a line's code, and the kind of the byte there:
@@ -200,34 +190,34 @@ struct cursor {
 	enum byte_kind kind;
 };
 
-STEP struct cursor skip_blanks(const char *p, const char *end, bool bounded)
+static inline struct cursor skip_blanks(const char *p, const char *end)
 {
 	enum byte_kind kind;
 
-	while ((kind = kind_at(p, end, bounded)) == BLANK_BYTE)
+	while ((kind = kind_at(p, end)) == BLANK_BYTE)
 		p++;
 	return (struct cursor){ p, kind };
 }
 
 /* Reads the word at c into *t and moves c past it and the blanks after
  * it.  false when the code ends at c. */
-STEP bool next_word(struct cursor *c, const char *end, bool bounded, struct token *t)
+static inline bool next_word(struct cursor *c, const char *end, struct token *t)
 {
 	const char *e = c->p + 1;
 	enum byte_kind kind;
 
 	if (c->kind == END_BYTE)
 		return false;
-	while ((kind = kind_at(e, end, bounded)) == WORD_BYTE)
+	while ((kind = kind_at(e, end)) == WORD_BYTE)
 		e++;
 	*t = (struct token){ c->p, (size_t)(e - c->p) };
-	*c = kind == BLANK_BYTE ? skip_blanks(e + 1, end, bounded) : (struct cursor){ e, kind };
+	*c = kind == BLANK_BYTE ? skip_blanks(e + 1, end) : (struct cursor){ e, kind };
 	return true;
 }
 
 /* The start of the next line, for p where a line's code ended: a comment
  * is skipped to its newline. */
-STEP const char *next_line(const char *p, const char *end)
+static inline const char *next_line(const char *p, const char *end)
 {
 	if (p < end && *p == '#') {
 		p = memchr(p, '\n', (size_t)(end - p));
@@ -254,7 +244,7 @@ static const uint64_t op_keys[] = {
  * M and S also the second) picks the only name t can be; one comparison
  * of t as a NAME tells.  `& ~0x20` makes a letter a capital and no other
  * byte a letter. */
-STEP int lookup_op(const struct token *t)
+static inline int lookup_op(const struct token *t)
 {
 	const unsigned char *s = (const unsigned char *)t->text;
 	uint64_t key;
@@ -282,7 +272,7 @@ STEP int lookup_op(const struct token *t)
 
 /* Reads t as a register or a literal into *o: 0, or the error of a word
  * that is neither. */
-STEP int parse_operand(const struct token *t, unsigned line, struct isa_operand *o,
+static inline int parse_operand(const struct token *t, unsigned line, struct isa_operand *o,
 			struct isa_error *err)
 {
 	char letter = (char)(t->text[0] & ~0x20); /* 'a'..'z' to 'A'..'Z' */
@@ -313,7 +303,7 @@ STEP int parse_operand(const struct token *t, unsigned line, struct isa_operand 
 
 /* Fills in from op and its operands a and b as written, into their
  * canonical places; the fields op does not use are 0 (-1 for reg). */
-STEP int place_operands(struct isa_insn *in, enum isa_op op, struct isa_operand a,
+static inline int place_operands(struct isa_insn *in, enum isa_op op, struct isa_operand a,
 			struct isa_operand b, struct isa_error *err)
 {
 	/* With one register and one literal the order written does not matter. */
@@ -366,7 +356,7 @@ STEP int place_operands(struct isa_insn *in, enum isa_op op, struct isa_operand 
  * rest of its code from c, into *in.  The checks come in the order the
  * messages promise: the name, the count of operands, each operand, then
  * their kinds. */
-STEP int parse_insn(const struct token *name, struct cursor *c, const char *end, bool bounded,
+static inline int parse_insn(const struct token *name, struct cursor *c, const char *end,
 		    unsigned line, struct isa_insn *in, struct isa_error *err)
 {
 	struct token ta, tb;
@@ -377,9 +367,9 @@ STEP int parse_insn(const struct token *name, struct cursor *c, const char *end,
 	if (op < 0)
 		return fail(err, EINVAL, line, "unknown instruction '%.*s'",
 			    (int)(name->len > TOKEN_MAX ? TOKEN_MAX : name->len), name->text);
-	if (!next_word(c, end, bounded, &ta))
+	if (!next_word(c, end, &ta))
 		return fail(err, EINVAL, line, "%s takes 2 operands, got 0", op_names[op]);
-	if (!next_word(c, end, bounded, &tb))
+	if (!next_word(c, end, &tb))
 		return fail(err, EINVAL, line, "%s takes 2 operands, got 1", op_names[op]);
 	if (c->kind != END_BYTE)
 		return fail(err, EINVAL, line, "%s takes 2 operands, got more", op_names[op]);
@@ -393,63 +383,35 @@ STEP int parse_insn(const struct token *name, struct cursor *c, const char *end,
 	return place_operands(in, (enum isa_op)op, a, b, err);
 }
 
-/* Where a batch's parse is, from one part of its text to the next. */
-struct batch {
-	struct isa_insn *insns;
-	size_t max, count;
-	unsigned line;
-	struct isa_error *err;
-};
-
-/* Parses the lines from p to end into b.  Inlined at both calls, so that
- * each has its own copy of the loops, with bounded a constant. */
-STEP int parse_lines(struct batch *b, const char *p, const char *end, bool bounded)
-{
-	size_t count = b->count;
-	unsigned line = b->line;
-	int ret = 0;
-
-	while (p < end) {
-		struct cursor c = skip_blanks(p, end, bounded);
-		struct token name;
-
-		line++;
-		if (next_word(&c, end, bounded, &name)) {
-			if (count == b->max) {
-				ret = fail(b->err, E2BIG, line, "more than %zu instructions", b->max);
-				break;
-			}
-			ret = parse_insn(&name, &c, end, bounded, line, &b->insns[count], b->err);
-			if (ret)
-				break;
-			count++;
-		}
-		p = next_line(c.p, end);
-	}
-	b->count = count;
-	b->line = line;
-	return ret;
-}
-
 int isa_parse_batch(const char *text, size_t len, struct isa_insn *insns,
 		    size_t max, size_t *count, struct isa_error *err)
 {
-	struct batch b = { insns, max, 0, 0, err };
-	const char *last_newline, *tail;
+	const char *p = text, *end = text + len;
+	size_t n = 0;
+	unsigned line = 0;
 	int ret;
 
 	*count = 0;
 	if (len > ISA_MAX_BATCH_BYTES)
 		return fail(err, EFBIG, 0, "batch of %zu bytes is over the %d byte limit",
 			    len, ISA_MAX_BATCH_BYTES);
-	last_newline = len ? memrchr(text, '\n', len) : NULL;
-	tail = last_newline ? last_newline + 1 : text;
-	ret = parse_lines(&b, text, tail, false);
-	if (!ret)
-		ret = parse_lines(&b, tail, text + len, true);
-	if (!ret)
-		*count = b.count;
-	return ret;
+	while (p < end) {
+		struct cursor c = skip_blanks(p, end);
+		struct token name;
+
+		line++;
+		if (next_word(&c, end, &name)) {
+			if (n == max)
+				return fail(err, E2BIG, line, "more than %zu instructions", max);
+			ret = parse_insn(&name, &c, end, line, &insns[n], err);
+			if (ret)
+				return ret;
+			n++;
+		}
+		p = next_line(c.p, end);
+	}
+	*count = n;
+	return 0;
 }
 
 static void put_operand(struct line *l, const struct isa_operand *o)
