@@ -23,7 +23,8 @@
 #               (then a count of the lines); flock -x pairs, uncontended
 #               and 4 contenders, against the kernel's flock on tmpfs
 #   profile     daemon instructions per register read and write (callgrind,
-#               exact) against minfuse's; needs valgrind
+#               exact) against minfuse's, and a write with the event log
+#               on (every thread counted) against --quiet; needs valgrind
 #   loop        register pwrite and pread ops/s under libfuse's loop options:
 #               rwfs's default, -o max_threads=10, clone_fd, max_threads=2, -s
 #   plots       register pread and pwrite ops/s with 1, 2, 4 and 8 threads
@@ -1094,9 +1095,11 @@ run_profile() {
 	stop_fs minfuse
 	printf '%-36s %12s %12s %8s
 ' what rwfs minfuse ratio
+	local quiet_write logged
 	for op in read write; do
 		r=$(cg_per_op cgrwfs "$op" A "$root/rwfs" -f --quiet --state="$tmp/cgstate") ||
 			die "rwfs under callgrind failed: $(fs_err cgrwfs)"
+		[ "$op" = write ] && quiet_write=$r
 		m=$(cg_per_op cgmin "$op" f "$root/bench/minfuse" -f) ||
 			die "minfuse under callgrind failed: $(fs_err cgmin)"
 		x=$(ratio "$r" "$m")
@@ -1105,6 +1108,11 @@ run_profile() {
 		target "instructions per register $op <= ${goal}x minfuse's" "${x}x" \
 			"$(verdict "$(at_most "$x" "$goal")")"
 	done
+	# Every thread counts: the log's writer formats the lines.
+	logged=$(cg_per_op cglog write A "$root/rwfs" -f --log="$tmp/cg-events.log" \
+		--state="$tmp/cgstate") || die "rwfs --log under callgrind failed: $(fs_err cglog)"
+	printf '%-36s %12s %12s %7.2fx\n' "register write, event log on" "$logged" \
+		"(--quiet)" "$(ratio "$logged" "$quiet_write")"
 	start_fs minfuse "$tmp/minfuse.out" "$root/bench/minfuse" -f ||
 		die "bench/minfuse did not mount again: $(fs_err minfuse)"
 }

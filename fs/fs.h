@@ -81,8 +81,15 @@ void log_event(struct rwfs *fs, fuse_req_t req, const char *fmt, ...)
  * cut after QUOTE_MAX bytes; a final newline is left out. */
 void log_quote(const char *text, size_t len, char *out, size_t size);
 
-/* Appends "pid N (comm) WHAT "TEXT" -> OUTCOME", TEXT quoted and cut. */
-void log_outcome(struct rwfs *fs, fuse_req_t req, const char *what, const char *text,
-		 size_t len, const char *outcome);
+/* Appends "pid N (comm) WHAT PATH "TEXT" -> OUTCOME" for the client of
+ * req, TEXT quoted and cut, PATH node's (left out with its space when node
+ * is NULL). */
+void log_outcome(struct rwfs *fs, fuse_req_t req, const char *what, const struct node *node,
+		 const char *text, size_t len, const char *outcome);
+
+/* Appends "pid N (comm) WHAT PATH -> RESULT", RESULT the len bytes of
+ * result as they are. */
+void log_result(struct rwfs *fs, fuse_req_t req, const char *what, const struct node *node,
+		const char *result, size_t len);
 
 #endif

@@ -64,27 +64,70 @@ void log_quote(const char *text, size_t len, char *out, size_t size)
 	out[o] = '\0';
 }
 
-/* Appends n bytes of s to line at *len, as far as size. */
-static void put(char *line, size_t *len, size_t size, const char *s, size_t n)
+/* A line made by hand, piece by piece: snprintf would cost more than all
+ * the rest of an event. */
+struct line {
+	char text[EVLOG_LINE_MAX];
+	size_t len;
+};
+
+/* Appends n bytes of s, as far as the line has room. */
+static void put(struct line *line, const char *s, size_t n)
 {
-	if (n > size - *len)
-		n = size - *len;
-	memcpy(line + *len, s, n);
-	*len += n;
+	if (n > sizeof(line->text) - line->len)
+		n = sizeof(line->text) - line->len;
+	memcpy(line->text + line->len, s, n);
+	line->len += n;
 }
 
-void log_outcome(struct rwfs *fs, fuse_req_t req, const char *what,
-			const char *text, size_t len, const char *outcome)
+static void put_string(struct line *line, const char *s)
 {
-	char quoted[QUOTED_SIZE], line[EVLOG_LINE_MAX];
-	size_t n = 0;
+	put(line, s, strlen(s));
+}
+
+/* Starts the line "WHAT PATH", or "WHAT" when node is NULL. */
+static void put_subject(struct line *line, const char *what, const struct node *node)
+{
+	char path[EVLOG_LINE_MAX];
+
+	line->len = 0;
+	put_string(line, what);
+	if (node) {
+		size_t n = node_path(node, path, sizeof(path));
+
+		put(line, " ", 1);
+		put(line, path, n);
+	}
+}
+
+static void append(struct rwfs *fs, fuse_req_t req, const struct line *line)
+{
+	evlog_append_client(state_evlog(fs->st), (int)fuse_req_ctx(req)->pid, line->text,
+			    line->len);
+}
+
+void log_outcome(struct rwfs *fs, fuse_req_t req, const char *what, const struct node *node,
+		 const char *text, size_t len, const char *outcome)
+{
+	char quoted[QUOTED_SIZE];
+	struct line line;
 
 	log_quote(text, len, quoted, sizeof(quoted));
-	put(line, &n, sizeof(line), what, strlen(what));
-	put(line, &n, sizeof(line), " ", 1);
-	put(line, &n, sizeof(line), quoted, strlen(quoted));
-	put(line, &n, sizeof(line), " -> ", 4);
-	put(line, &n, sizeof(line), outcome, strlen(outcome));
-	evlog_append_client(state_evlog(fs->st), (int)fuse_req_ctx(req)->pid, line, n);
+	put_subject(&line, what, node);
+	put(&line, " ", 1);
+	put_string(&line, quoted);
+	put(&line, " -> ", 4);
+	put_string(&line, outcome);
+	append(fs, req, &line);
 }
 
+void log_result(struct rwfs *fs, fuse_req_t req, const char *what, const struct node *node,
+		const char *result, size_t len)
+{
+	struct line line;
+
+	put_subject(&line, what, node);
+	put(&line, " -> ", 4);
+	put(&line, result, len);
+	append(fs, req, &line);
+}

@@ -269,17 +269,28 @@ struct node *node_fixed_child(struct node_table *t, const struct node *dir, size
 	return NULL;
 }
 
-void node_path(const struct node *node, char *buf, size_t size)
+/* Appends n bytes of s to the path in buf (len bytes so far) as far as
+ * size allows, keeping it a string; returns the new length.  By hand, not
+ * snprintf: a path is made for every event line. */
+static size_t path_put(char *buf, size_t size, size_t len, const char *s, size_t n)
 {
-	if (!node->parent) {
-		snprintf(buf, size, "/");
-	} else if (!node->parent->parent) {
-		snprintf(buf, size, "%s", node->name);
-	} else {
-		size_t len;
+	if (n > size - 1 - len)
+		n = size - 1 - len;
+	memcpy(buf + len, s, n);
+	buf[len + n] = '\0';
+	return len + n;
+}
 
-		node_path(node->parent, buf, size);
-		len = strlen(buf);
-		snprintf(buf + len, size - len, "/%s", node->name);
+size_t node_path(const struct node *node, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (!node->parent)
+		return path_put(buf, size, 0, "/", 1);
+	if (node->parent->parent) {
+		len = node_path(node->parent, buf, size);
+		len = path_put(buf, size, len, "/", 1);
 	}
+	return path_put(buf, size, len, node->name, strlen(node->name));
 }

@@ -81,8 +81,9 @@ struct node *node_fixed_lookup(struct node_table *t, const struct node *dir,
 			       const char *name);
 struct node *node_fixed_child(struct node_table *t, const struct node *dir, size_t i);
 
-/* The node's path from the mount point ("A", "mem/7", "queues/jobs"), as
- * the event log shows it. */
-void node_path(const struct node *node, char *buf, size_t size);
+/* Writes the node's path from the mount point ("A", "mem/7", "queues/jobs"),
+ * as the event log shows it, into buf (size > 0 bytes, cut to fit) and
+ * returns its length. */
+size_t node_path(const struct node *node, char *buf, size_t size);
 
 #endif

@@ -30,7 +30,7 @@ static void log_batch(struct rwfs *fs, fuse_req_t req, const char *buf, size_t s
 	if (reply)
 		insns = reply_insns(reply, &count);
 	if (count == 0) {
-		log_outcome(fs, req, "ctl", buf, size, outcome);
+		log_outcome(fs, req, "ctl", NULL, buf, size, outcome);
 		return;
 	}
 	/* Past QUOTE_MAX bytes the line is cut anyway. */
@@ -40,7 +40,7 @@ static void log_batch(struct rwfs *fs, fuse_req_t req, const char *buf, size_t s
 		len = len + n < sizeof(text) - 1 ? len + n : sizeof(text) - 2;
 		text[len++] = '\n';
 	}
-	log_outcome(fs, req, "ctl", text, len, outcome);
+	log_outcome(fs, req, "ctl", NULL, text, len, outcome);
 }
 
 /* The size is the most one batch may be.  The kernel lets concurrent

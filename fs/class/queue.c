@@ -118,12 +118,15 @@ static void hand_over(struct rwfs *fs, fuse_req_t req, uint64_t id, uint64_t tic
 static void log_read(struct rwfs *fs, fuse_req_t req, const struct node *node, int ret,
 		     const char *item, size_t len)
 {
-	char path[80], quoted[QUOTED_SIZE];
+	char result[QUOTED_SIZE];
 
-	node_path(node, path, sizeof(path));
-	log_quote(item, ret == 0 ? len : 0, quoted, sizeof(quoted));
-	log_event(fs, req, "read %s -> %s%s", path, ret < 0 && ret != -ENOENT ? "error: " : "",
-		  ret == 0 ? quoted : ret > 0 || ret == -ENOENT ? "end of file" : strerror(-ret));
+	if (ret == 0)
+		log_quote(item, len, result, sizeof(result));
+	else if (ret > 0 || ret == -ENOENT)
+		snprintf(result, sizeof(result), "end of file");
+	else
+		snprintf(result, sizeof(result), "error: %s", strerror(-ret));
+	log_result(fs, req, "read", node, result, strlen(result));
 }
 
 /* Hands the head item to a parked or new reader, if there is one. */
@@ -206,13 +209,9 @@ static bool push_items(fuse_req_t req, struct pending_write *p)
 		return false;
 	if (ret == -ENOENT)
 		ret = -EPIPE;
-	if (logging(fs)) {
-		char path[80], what[96];
-
-		node_path(p->h->node, path, sizeof(path));
-		snprintf(what, sizeof(what), "write %s", path);
-		log_outcome(fs, req, what, p->data, p->len, ret ? queue_class_outcome(ret) : "ok");
-	}
+	if (logging(fs))
+		log_outcome(fs, req, "write", p->h->node, p->data, p->len,
+			    ret ? queue_class_outcome(ret) : "ok");
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else

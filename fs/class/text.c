@@ -67,11 +67,27 @@ static void reply_copy(fuse_req_t req, int ret, char *buf, size_t n, const char 
 		free(buf);
 }
 
+/* Logs the read of h's snapshot: the value it showed, or only "ok". */
+static void log_read(struct rwfs *fs, fuse_req_t req, const struct handle *h, int ret,
+		     bool show_value)
+{
+	char error[96];
+
+	if (ret) {
+		snprintf(error, sizeof(error), "error: %s", strerror(-ret));
+		log_result(fs, req, "read", h->node, error, strlen(error));
+	} else if (show_value) {
+		log_result(fs, req, "read", h->node, h->text, h->len - 1);
+	} else {
+		log_result(fs, req, "read", h->node, "ok", 2);
+	}
+}
+
 void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off,
 			bool show_value)
 {
 	struct rwfs *fs = fs_of(req);
-	char path[32], small[64], *buf = small;
+	char small[64], *buf = small;
 	size_t n = 0;
 	int ret = 0;
 
@@ -82,15 +98,8 @@ void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off
 		ret = state_catch_up(fs->st);
 		if (!ret)
 			ret = take_snapshot(fs, h);
-		if (logging(fs)) {
-			node_path(h->node, path, sizeof(path));
-			if (ret)
-				log_event(fs, req, "read %s -> error: %s", path, strerror(-ret));
-			else if (show_value)
-				log_event(fs, req, "read %s -> %.*s", path, (int)h->len - 1, h->text);
-			else
-				log_event(fs, req, "read %s -> ok", path);
-		}
+		if (logging(fs))
+			log_read(fs, req, h, ret, show_value);
 	}
 	if (!ret && (size_t)off < h->len) {
 		n = size < h->len - (size_t)off ? size : h->len - (size_t)off;

@@ -45,13 +45,12 @@ static void apply_value(fuse_req_t req, struct handle *h, struct isa_insn *insn,
 	if (!ret)
 		ret = state_run(fs->st, insn, 1, client_pid(req), NULL, &err);
 	if (logging(fs)) {
-		char path[32], what[40], outcome[ISA_MESSAGE_SIZE + 16];
+		char outcome[ISA_MESSAGE_SIZE + 16] = "ok";
 
-		node_path(h->node, path, sizeof(path));
-		snprintf(what, sizeof(what), "write %s", path);
-		snprintf(outcome, sizeof(outcome), "%s%s", ret ? "error: " : "ok",
-			 !ret ? "" : err.errnum ? err.message : strerror(-ret));
-		log_outcome(fs, req, what, buf, size, outcome);
+		if (ret)
+			snprintf(outcome, sizeof(outcome), "error: %s",
+				 err.errnum ? err.message : strerror(-ret));
+		log_outcome(fs, req, "write", h->node, buf, size, outcome);
 	}
 	if (ret)
 		fuse_reply_err(req, -ret);

@@ -149,9 +149,11 @@ static size_t put_stamp(struct stamp_cache *cache, int64_t ns, char *buf)
  * queue name, say) must not forge another. */
 static size_t put_text(char *buf, size_t len, const char *text, size_t n)
 {
-	for (size_t i = 0; i < n && len < EVLOG_LINE_MAX; i++)
-		buf[len++] = (unsigned char)text[i] < 0x20 ? '?' : text[i];
-	return len;
+	if (n > EVLOG_LINE_MAX - len)
+		n = EVLOG_LINE_MAX - len;
+	for (size_t i = 0; i < n; i++)
+		buf[len + i] = (unsigned char)text[i] < 0x20 ? '?' : text[i];
+	return len + n;
 }
 
 static size_t put_number(char *buf, size_t len, int v)
@@ -362,18 +364,25 @@ bool evlog_wanted(struct evlog *log)
 	return log->console || evlog_listeners(log) > 0;
 }
 
-/* Puts line in the ring.  Before the writer runs, the console gets it
- * here; once it runs, it is woken for a first line or a half-full ring,
- * and an append waits while it is a whole ring behind. */
-static void push(struct evlog *log, const struct slot *line)
+/* Takes the lock and returns the slot of the next line, to be filled in
+ * place (a slot is too big to copy twice).  Once the writer runs, an
+ * append waits here while it is a whole ring behind. */
+static struct slot *reserve(struct evlog *log)
+{
+	pthread_mutex_lock(&log->lock);
+	while (log->writing && unwritten(log) >= EVLOG_SLOTS)
+		pthread_cond_wait(&log->room, &log->lock);
+	return &log->slots[log->next_seq % EVLOG_SLOTS];
+}
+
+/* Adds the reserved slot to the log and drops the lock.  Before the
+ * writer runs, the console gets the line here; once it runs, it is woken
+ * for a first line or a half-full ring. */
+static void commit(struct evlog *log)
 {
 	evlog_notify_fn notify;
 	void *notify_arg;
 
-	pthread_mutex_lock(&log->lock);
-	while (log->writing && unwritten(log) >= EVLOG_SLOTS)
-		pthread_cond_wait(&log->room, &log->lock);
-	log->slots[log->next_seq % EVLOG_SLOTS] = *line;
 	log->next_seq++;
 	if (log->writing) {
 		if (log->writer_idle || unwritten(log) >= EVLOG_SLOTS / 2)
@@ -384,7 +393,8 @@ static void push(struct evlog *log, const struct slot *line)
 		write_lines(log, log->written_seq, log->next_seq, &cache);
 		log->written_seq = log->next_seq;
 	}
-	notify = log->notify;
+	/* Only a reader of mnt/events, counted in, waits to be told. */
+	notify = evlog_listeners(log) > 0 ? log->notify : NULL;
 	notify_arg = log->notify_arg;
 	pthread_mutex_unlock(&log->lock);
 
@@ -394,16 +404,18 @@ static void push(struct evlog *log, const struct slot *line)
 
 void evlog_append(struct evlog *log, const char *fmt, ...)
 {
-	struct slot line = { .ns = now_ns(CLOCK_REALTIME) };
+	int64_t ns = now_ns(CLOCK_REALTIME);
+	struct slot *slot = reserve(log);
 	va_list ap;
 	int n;
 
+	slot->ns = ns;
+	slot->client = false;
 	va_start(ap, fmt);
-	n = vsnprintf(line.text, sizeof(line.text), fmt, ap);
+	n = vsnprintf(slot->text, sizeof(slot->text), fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		line.len = (size_t)n < sizeof(line.text) ? (size_t)n : sizeof(line.text) - 1;
-	push(log, &line);
+	slot->len = n < 0 ? 0 : (size_t)n < sizeof(slot->text) ? (size_t)n : sizeof(slot->text) - 1;
+	commit(log);
 }
 
 /* The command name of pid, as ps shows it, or "?" when it is gone. */
@@ -452,12 +464,19 @@ static void command_name(struct evlog *log, int pid, int64_t ns, char comm[COMM_
 
 void evlog_append_client(struct evlog *log, int pid, const char *text, size_t len)
 {
-	struct slot line = { .ns = now_ns(CLOCK_REALTIME), .client = true, .pid = pid };
+	int64_t ns = now_ns(CLOCK_REALTIME);
+	char comm[COMM_MAX];
+	struct slot *slot;
 
-	command_name(log, pid, line.ns, line.comm);
-	line.len = len < sizeof(line.text) ? len : sizeof(line.text);
-	memcpy(line.text, text, line.len);
-	push(log, &line);
+	command_name(log, pid, ns, comm);
+	slot = reserve(log);
+	slot->ns = ns;
+	slot->client = true;
+	slot->pid = pid;
+	memcpy(slot->comm, comm, COMM_MAX);
+	slot->len = len < sizeof(slot->text) ? len : sizeof(slot->text);
+	memcpy(slot->text, text, slot->len);
+	commit(log);
 }
 
 struct evlog_cursor evlog_tail(struct evlog *log)

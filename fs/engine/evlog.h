@@ -29,7 +29,8 @@
 
 struct evlog;
 
-/* Called after each append, outside the log's lock. */
+/* Called after each append while a listener is counted in, outside the
+ * log's lock. */
 typedef void (*evlog_notify_fn)(void *arg);
 
 /* A new empty log.  console (may be NULL, else the caller's to close after

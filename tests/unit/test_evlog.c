@@ -411,6 +411,11 @@ static void test_notify(void **state)
 	evlog_append(log, "to the other");
 	assert_int_equal(calls, 5);
 	assert_int_equal(other, 1);
+	/* with no listener counted in, nobody waits to be told */
+	evlog_unsubscribe(log);
+	evlog_append(log, "nobody listens");
+	assert_int_equal(other, 1);
+	evlog_subscribe(log);
 	/* NULL clears it */
 	evlog_set_notify(log, NULL, NULL);
 	evlog_append(log, "nobody told");
