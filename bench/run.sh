@@ -387,7 +387,6 @@ mount_ref() {
 
 # ---- core: registers and ctl against minfuse and tmpfs ---------------------
 
-core_min_pread1=  # minfuse pread, 1 thread: the bare FUSE read (queues part)
 core_ctl100_1=    # rwfs batches of 100 instructions/s, 1 thread (queues part)
 ctl100_pct_1=     # and its % of minfuse's writes, 1 thread
 
@@ -468,7 +467,6 @@ run_core() {
 				pread_ratios+=("${ps[@]}")
 				[ -z "$min_pread_pct" ] || [ "$(at_least "$p" "$min_pread_pct")" = no ] &&
 					min_pread_pct=$p
-				[ "$t" = 1 ] && core_min_pread1=$m
 				;;
 			ctl100)
 				ctl100_ratios+=("${ps[@]}")
@@ -796,7 +794,7 @@ start_redis() {
 }
 
 run_queues() {
-	local series=(q_11 q_44 q_pipe q_rt) have_redis=0 read_src rt rt_us read_us
+	local series=(q_11 q_44 q_pipe q_rt q_read) have_redis=0 rt rt_us read_us
 	local redis_ver redis_x rt2 rt1
 
 	mkdir "$tmp/state-queues" || die "cannot make $tmp/state-queues"
@@ -817,12 +815,6 @@ run_queues() {
 		echo "redis: redis-server $redis_ver on 127.0.0.1, --save '' --appendonly no;" \
 			"bench/bench speaks RESP over one TCP connection"
 	fi
-	if [ -n "$core_min_pread1" ]; then
-		read_src="from the core part"
-	else
-		series+=(q_read)
-		read_src="measured here, in the same turns"
-	fi
 	echo
 	alternate "${series[@]}"
 	printf '%-48s %13s %12s\n' what items/s "us per item"
@@ -836,17 +828,15 @@ run_queues() {
 	rt=$(med q_rt)
 	rt_us=$(us_per 1 "$rt")
 	printf '%-48s %13.0f %12s\n' "rwfs push then pop, 1 thread, sequential" "$rt" "$rt_us"
-	if [ -n "$core_min_pread1" ]; then
-		read_us=$(us_per 1 "$core_min_pread1")
-	else
-		read_us=$(us_per 1 "$(med q_read)")
-	fi
+	# The bare read takes its turns with the queue: a figure from another
+	# part would carry that moment's load.
+	read_us=$(us_per 1 "$(med q_read)")
 	echo
 	# A push and a pop are two FUSE requests (a write and a read).
 	rt2=$(ratio "$rt_us" "$(awk -v u="$read_us" 'BEGIN { print 2 * u }')")
 	rt1=$(ratio "$rt_us" "$read_us")
 	echo "round trip: rwfs push+pop ${rt_us} us per item; a bare FUSE read (minfuse pread, 1" \
-		"thread, $read_src) ${read_us} us."
+		"thread, in the same turns) ${read_us} us."
 	echo "  A push+pop is two FUSE requests (write + read): ${rt2}x two bare reads;" \
 		"plain ratio to one bare read ${rt1}x"
 	target "queue push+pop <= ${target_rt_x}x 2 FUSE reads" "${rt2}x (plain ${rt1}x)" \
