@@ -85,18 +85,16 @@ static void put_string(struct line *line, const char *s)
 	put(line, s, strlen(s));
 }
 
-/* Starts the line "WHAT PATH", or "WHAT" when node is NULL. */
+/* Starts the line "WHAT PATH", or "WHAT" when node is NULL.  The path is
+ * written in place; what is a verb of a few bytes, so there is room. */
 static void put_subject(struct line *line, const char *what, const struct node *node)
 {
-	char path[EVLOG_LINE_MAX];
-
 	line->len = 0;
 	put_string(line, what);
 	if (node) {
-		size_t n = node_path(node, path, sizeof(path));
-
 		put(line, " ", 1);
-		put(line, path, n);
+		line->len += node_path(node, line->text + line->len,
+				       sizeof(line->text) - line->len);
 	}
 }
 

@@ -123,7 +123,7 @@ static void log_read(struct rwfs *fs, fuse_req_t req, const struct node *node, i
 	if (ret == 0)
 		log_quote(item, len, result, sizeof(result));
 	else if (ret > 0 || ret == -ENOENT)
-		snprintf(result, sizeof(result), "end of file");
+		strcpy(result, "end of file");
 	else
 		snprintf(result, sizeof(result), "error: %s", strerror(-ret));
 	log_result(fs, req, "read", node, result, strlen(result));
