@@ -81,6 +81,10 @@ void log_event(struct rwfs *fs, fuse_req_t req, const char *fmt, ...)
  * cut after QUOTE_MAX bytes; a final newline is left out. */
 void log_quote(const char *text, size_t len, char *out, size_t size);
 
+/* The outcome of ret for an event line: "ok" for 0, else "error: MESSAGE"
+ * of -ret (in a buffer of the calling thread's, until its next call). */
+const char *log_outcome_text(int ret);
+
 /* Appends "pid N (comm) WHAT PATH "TEXT" -> OUTCOME" for the client of
  * req, TEXT quoted and cut, PATH node's (left out with its space when node
  * is NULL). */

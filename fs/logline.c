@@ -64,6 +64,16 @@ void log_quote(const char *text, size_t len, char *out, size_t size)
 	out[o] = '\0';
 }
 
+const char *log_outcome_text(int ret)
+{
+	static __thread char text[80];
+
+	if (!ret)
+		return "ok";
+	snprintf(text, sizeof(text), "error: %s", strerror(-ret));
+	return text;
+}
+
 /* A line made by hand, piece by piece: snprintf would cost more than all
  * the rest of an event. */
 struct line {

@@ -190,7 +190,4 @@ int queue_class_seal(fuse_req_t req, uint64_t id, const char *name, bool seal);
  * like snprintf: returns the total length needed. */
 size_t queue_class_format_stats(struct rwfs *fs, char *buf, size_t size, size_t len);
 
-/* "error: MESSAGE" of -ret, for event lines (a per-thread buffer). */
-const char *queue_class_outcome(int ret);
-
 #endif

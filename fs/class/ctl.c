@@ -67,13 +67,14 @@ static void write_batch(fuse_req_t req, struct handle *h, const char *buf, size_
 	(void)off, (void)flags;
 	ret = state_execute(fs->st, buf, size, client_pid(req), &reply, &err);
 	if (logging(fs)) {
-		char outcome[ISA_MESSAGE_SIZE + 32] = "ok";
+		char message[ISA_MESSAGE_SIZE + 32];
+		const char *outcome = log_outcome_text(ret);
 
-		if (ret && err.errnum)
-			snprintf(outcome, sizeof(outcome), "error line %u: %s", err.line,
+		if (ret && err.errnum) {
+			snprintf(message, sizeof(message), "error line %u: %s", err.line,
 				 err.message);
-		else if (ret)
-			snprintf(outcome, sizeof(outcome), "error: %s", strerror(-ret));
+			outcome = message;
+		}
 		log_batch(fs, req, buf, size, reply, outcome);
 	}
 	text_keep_batch(h, reply);

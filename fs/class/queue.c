@@ -62,14 +62,6 @@ struct pending_write {
 static __thread bool in_try;      /* this thread runs a try, or holds its wakes */
 static __thread bool change_seen; /* a change came while it did */
 
-const char *queue_class_outcome(int ret)
-{
-	static __thread char text[80];
-
-	snprintf(text, sizeof(text), "error: %s", strerror(-ret));
-	return text;
-}
-
 static struct queue_waiters *waiters_of(const struct node *node)
 {
 	return node->priv;
@@ -125,7 +117,7 @@ static void log_read(struct rwfs *fs, fuse_req_t req, const struct node *node, i
 	else if (ret > 0 || ret == -ENOENT)
 		strcpy(result, "end of file");
 	else
-		snprintf(result, sizeof(result), "error: %s", strerror(-ret));
+		strcpy(result, log_outcome_text(ret));
 	log_result(fs, req, "read", node, result, strlen(result));
 }
 
@@ -211,7 +203,7 @@ static bool push_items(fuse_req_t req, struct pending_write *p)
 		ret = -EPIPE;
 	if (logging(fs))
 		log_outcome(fs, req, "write", p->h->node, p->data, p->len,
-			    ret ? queue_class_outcome(ret) : "ok");
+			    log_outcome_text(ret));
 	if (ret)
 		fuse_reply_err(req, -ret);
 	else
@@ -369,7 +361,7 @@ int queue_class_seal(fuse_req_t req, uint64_t id, const char *name, bool seal)
 		ret = state_queue_seal(fs->st, id, seal, client_pid(req));
 	if (logging(fs))
 		log_event(fs, req, "%s queues/%s -> %s", seal ? "seal" : "unseal", name,
-			  ret ? queue_class_outcome(ret) : "ok");
+			  log_outcome_text(ret));
 	queue_class_release(fs, id);
 	return ret;
 }
@@ -391,10 +383,10 @@ static int chmod_queue(fuse_req_t req, struct node *node, const struct queue_sta
 				  0, 0, client_pid(req));
 	if (logging(fs) && seal != qs->sealed)
 		log_event(fs, req, "%s queues/%s -> %s", seal ? "seal" : "unseal", node->name,
-			  ret ? queue_class_outcome(ret) : "ok");
+			  log_outcome_text(ret));
 	else if (logging(fs))
 		log_event(fs, req, "chmod queues/%s %04o -> %s", node->name,
-			  (unsigned)(mode & QUEUE_MODE_MASK), ret ? queue_class_outcome(ret) : "ok");
+			  (unsigned)(mode & QUEUE_MODE_MASK), log_outcome_text(ret));
 	queue_class_release(fs, node->index);
 	return ret;
 }

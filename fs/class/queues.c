@@ -56,7 +56,7 @@ static int create(fuse_req_t req, struct node *dir, const char *name, mode_t mod
 				 client_pid(req), &id);
 	if (logging(fs))
 		log_event(fs, req, "create queues/%s -> %s", name,
-			  ret ? queue_class_outcome(ret) : "ok");
+			  log_outcome_text(ret));
 	if (ret)
 		return ret;
 	*child = node_enter(fs->nodes, &queue_class, id, dir, name);
@@ -81,7 +81,7 @@ static int unlink_queue(fuse_req_t req, struct node *dir, const char *name)
 	if (!ret)
 		ret = state_queue_delete(fs->st, name, strlen(name), client_pid(req), &id);
 	if (logging(fs))
-		log_event(fs, req, "rm queues/%s -> %s", name, ret ? queue_class_outcome(ret) : "ok");
+		log_event(fs, req, "rm queues/%s -> %s", name, log_outcome_text(ret));
 	queue_class_release(fs, ret ? 0 : id);
 	return ret;
 }

@@ -71,16 +71,12 @@ static void reply_copy(fuse_req_t req, int ret, char *buf, size_t n, const char 
 static void log_read(struct rwfs *fs, fuse_req_t req, const struct handle *h, int ret,
 		     bool show_value)
 {
-	char error[96];
+	const char *outcome = log_outcome_text(ret);
 
-	if (ret) {
-		snprintf(error, sizeof(error), "error: %s", strerror(-ret));
-		log_result(fs, req, "read", h->node, error, strlen(error));
-	} else if (show_value) {
+	if (!ret && show_value)
 		log_result(fs, req, "read", h->node, h->text, h->len - 1);
-	} else {
-		log_result(fs, req, "read", h->node, "ok", 2);
-	}
+	else
+		log_result(fs, req, "read", h->node, outcome, strlen(outcome));
 }
 
 void text_read_snapshot(fuse_req_t req, struct handle *h, size_t size, off_t off,

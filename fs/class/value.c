@@ -45,11 +45,13 @@ static void apply_value(fuse_req_t req, struct handle *h, struct isa_insn *insn,
 	if (!ret)
 		ret = state_run(fs->st, insn, 1, client_pid(req), NULL, &err);
 	if (logging(fs)) {
-		char outcome[ISA_MESSAGE_SIZE + 16] = "ok";
+		char message[ISA_MESSAGE_SIZE + 16];
+		const char *outcome = log_outcome_text(ret);
 
-		if (ret)
-			snprintf(outcome, sizeof(outcome), "error: %s",
-				 err.errnum ? err.message : strerror(-ret));
+		if (ret && err.errnum) {
+			snprintf(message, sizeof(message), "error: %s", err.message);
+			outcome = message;
+		}
 		log_outcome(fs, req, "write", h->node, buf, size, outcome);
 	}
 	if (ret)

@@ -19,6 +19,12 @@ cat "$MNT/C" >/dev/null
 line=$(log_line ' \(cat\) read C -> 5$') || exit 1
 assert_match "$EVENT_RE" "$line" "format of the read line"
 
+# A refused register write says why, and the value is left as it was.
+echo abc >"$MNT/C" 2>/dev/null && fail "echo abc > C succeeded"
+line=$(log_line ' write C "abc" -> error: Invalid argument$') || exit 1
+assert_match "$EVENT_RE" "$line" "format of a refused write's line"
+assert_bytes "$MNT/C" $'5\n'
+
 echo 'DIV A Z' >"$MNT/ctl" 2>/dev/null
 line=$(log_line ' ctl "DIV A Z" -> error line 1: division by zero$') || exit 1
 assert_match "$EVENT_RE" "$line" "format of the ctl line"
