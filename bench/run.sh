@@ -26,7 +26,7 @@
 #               exact) against minfuse's, and a write with the event log
 #               on (every thread counted) against --quiet; needs valgrind
 #   loop        register pwrite and pread ops/s under libfuse's loop options:
-#               rwfs's default, -o max_threads=10, clone_fd, max_threads=2, -s
+#               rwfs's default, -o max_threads=10, clone_fd, max_threads=4, -s
 #   plots       register pread and pwrite ops/s with 1, 2, 4 and 8 threads
 #               (rwfs, minfuse, tmpfs) and a histogram of a writer's lock
 #               waits under 4 readers (rwfs's lock, glibc's writer-preferring
@@ -1075,7 +1075,7 @@ cg_per_op() {
 }
 
 run_profile() {
-	local op r m x goal
+	local op r m x goal quiet_write logged
 	echo
 	echo "== profile: daemon instructions per request (callgrind, $profile_ops requests each)"
 	if ! command -v valgrind >/dev/null; then
@@ -1085,7 +1085,6 @@ run_profile() {
 	stop_fs minfuse
 	printf '%-36s %12s %12s %8s
 ' what rwfs minfuse ratio
-	local quiet_write logged
 	for op in read write; do
 		r=$(cg_per_op cgrwfs "$op" A "$root/rwfs" -f --quiet --state="$tmp/cgstate") ||
 			die "rwfs under callgrind failed: $(fs_err cgrwfs)"
