@@ -167,7 +167,9 @@ man-check:
 
 check: man-check unit integration
 
-# Each half builds on every CPU first, then runs its tests one at a time.
+# Each half builds on every CPU first, then runs its tests: the unit tests
+# one at a time, the integration tests with the etcd ones in a lane of their
+# own beside the rest (tests/integration/run.sh).
 JOBS := $(shell nproc 2>/dev/null || echo 2)
 
 test: deps

@@ -5,7 +5,8 @@
 #
 # RWFS names the daemon (default: ./rwfs at the repository root), so the same
 # tests run against a sanitizer build; TEST_TIMEOUT bounds each test (seconds,
-# default 60).  A test fails when its script exits non-zero, when a daemon's
+# default 60); TEST_LANES=1 runs the etcd tests one after the other with the
+# rest instead of in a lane of their own beside them.  A test fails when its script exits non-zero, when a daemon's
 # stderr holds a sanitizer report, when the test's own daemon writes anything
 # to stderr, or when it does not exit 0 after the unmount.  Mounts and
 # daemons are cleaned up even on failure or Ctrl-C.
@@ -34,6 +35,7 @@ if [[ ! -x "$RWFS" ]]; then
 fi
 PYTHON=$(python3 -c 'import sys; print(sys.executable)')
 TEST_TIMEOUT=${TEST_TIMEOUT:-60}
+TEST_LANES=${TEST_LANES:-2}
 export ROOT RWFS PYTHON
 
 tests=()
@@ -119,9 +121,14 @@ remove_tmp() {
 	TEST_TMP=
 }
 
+lane_pid=
 on_signal() {
 	echo
 	echo "interrupted; cleaning up"
+	if [[ -n "$lane_pid" ]]; then
+		kill -TERM "$lane_pid" 2>/dev/null
+		wait "$lane_pid"
+	fi
 	if [[ -n "$TEST_TMP" ]]; then
 		finish_test
 		remove_tmp
@@ -189,8 +196,42 @@ run_one() {
 	remove_tmp
 }
 
+run_lane() {
+	local file
+	for file in "$@"; do
+		run_one "$file"
+	done
+}
+
+# The etcd tests spend most of their time waiting on elections and on
+# etcd's fsyncs, so they run in a second lane beside the others; its report
+# follows theirs.  Each test keeps its own directory, mounts and ports.
+etcd_tests=()
+other_tests=()
 for file in "${tests[@]}"; do
-	run_one "$file"
+	case $(basename "$file") in
+	test_etcd_*) etcd_tests+=("$file") ;;
+	*) other_tests+=("$file") ;;
+	esac
 done
+if ((TEST_LANES > 1 && ${#etcd_tests[@]} && ${#other_tests[@]})); then
+	lane_out=$(mktemp)
+	(
+		trap on_signal INT TERM
+		run_lane "${etcd_tests[@]}"
+		echo "$passed $failed" >"$lane_out.counts"
+	) >"$lane_out" 2>&1 &
+	lane_pid=$!
+	run_lane "${other_tests[@]}"
+	wait "$lane_pid"
+	lane_pid=
+	cat "$lane_out"
+	read -r lane_passed lane_failed <"$lane_out.counts" || lane_failed=1
+	passed=$((passed + ${lane_passed:-0}))
+	failed=$((failed + lane_failed))
+	rm -f "$lane_out" "$lane_out.counts"
+else
+	run_lane "${tests[@]}"
+fi
 echo "$passed passed, $failed failed"
 ((failed == 0))
