@@ -115,15 +115,14 @@ struct log_file {
 				       * the journal size that asks for a compaction */
 
 	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_done;     /* a sync finished, or stop was asked */
 	int journal_fd;               /* swapped under both locks; -1: none open */
 	uint64_t written;             /* written atomically under append_lock: last
 				       * position written (no lock on the append's way) */
 	uint64_t synced;              /* written under sync_lock, read atomically:
 				       * of those, on disk */
 	uint32_t sync_seq;            /* written under sync_lock, read atomically:
-				       * bumped as each fdatasync ends, writers
-				       * waiting for one sleep on it */
+				       * bumped as each fdatasync ends and at the
+				       * stop: see sleep_on_seq */
 	struct timespec synced_at;    /* under sync_lock: CLOCK_MONOTONIC of the last
 				       * fdatasync that succeeded; 0: none yet */
 	bool syncing;                 /* under sync_lock: an fdatasync is running */
@@ -542,12 +541,56 @@ static int grow_journal(struct log_file *lf, uint64_t need)
 	return 0;
 }
 
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Sleeps until sync_seq is no longer seq, or until deadline if it is not
+ * 0 (CLOCK_MONOTONIC ns).  Whoever waits for an fdatasync to end, or for
+ * the stop, sleeps on sync_seq. */
+static void sleep_on_seq(struct log_file *lf, uint32_t seq, int64_t deadline)
+{
+	struct timespec left, *timeout = NULL;
+
+	if (deadline) {
+		int64_t ns = deadline - monotonic_ns();
+
+		if (ns <= 0)
+			return;
+		left.tv_sec = ns / 1000000000;
+		left.tv_nsec = ns % 1000000000;
+		timeout = &left;
+	}
+	syscall(SYS_futex, &lf->sync_seq, FUTEX_WAIT_PRIVATE, seq, timeout, NULL, 0);
+}
+
+/* The same, called with sync_lock held: drops it meanwhile. */
+static void sleep_locked(struct log_file *lf, int64_t deadline)
+{
+	uint32_t seq = lf->sync_seq;
+
+	pthread_mutex_unlock(&lf->sync_lock);
+	sleep_on_seq(lf, seq, deadline);
+	pthread_mutex_lock(&lf->sync_lock);
+}
+
+/* Wakes everyone sleeping on sync_seq.  Under sync_lock. */
+static void wake_sleepers(struct log_file *lf)
+{
+	__atomic_store_n(&lf->sync_seq, lf->sync_seq + 1, __ATOMIC_RELEASE);
+	syscall(SYS_futex, &lf->sync_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
 /* Swaps the journal being synced, once no fdatasync runs on the old one. */
 static void swap_journal_fd(struct log_file *lf, int fd)
 {
 	pthread_mutex_lock(&lf->sync_lock);
 	while (lf->syncing)
-		pthread_cond_wait(&lf->sync_done, &lf->sync_lock);
+		sleep_locked(lf, 0);
 	if (lf->journal_fd >= 0)
 		close(lf->journal_fd);
 	lf->journal_fd = fd;
@@ -831,7 +874,6 @@ static struct log_file *log_file_alloc(const struct log_file_options *opts)
 	}
 	pthread_mutex_init(&lf->append_lock, NULL);
 	pthread_mutex_init(&lf->sync_lock, NULL);
-	pthread_cond_init(&lf->sync_done, NULL);
 	lf->log.ops = &file_ops;
 	lf->io = opts->io ? opts->io : &log_file_io_libc;
 	lf->sync = opts->sync;
@@ -1089,14 +1131,6 @@ out_unlock:
 	return ret;
 }
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* Runs one fdatasync covering everything written so far.  Called with
  * sync_lock held and no sync running; drops the lock meanwhile. */
 static void sync_now(struct log_file *lf)
@@ -1124,9 +1158,7 @@ static void sync_now(struct log_file *lf)
 	lf->group = __atomic_load_n(&lf->sync_waiters, __ATOMIC_RELAXED);
 	if (!err)
 		clock_gettime(CLOCK_MONOTONIC, &lf->synced_at);
-	__atomic_store_n(&lf->sync_seq, lf->sync_seq + 1, __ATOMIC_RELEASE);
-	syscall(SYS_futex, &lf->sync_seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-	pthread_cond_broadcast(&lf->sync_done);
+	wake_sleepers(lf);
 }
 
 /* The writers an fdatasync released write again a round trip later.  An
@@ -1153,29 +1185,11 @@ static int64_t group_deadline(struct log_file *lf)
 	return now < lf->gather_until ? lf->gather_until : 0;
 }
 
-/* Sleeps until sync_seq is no longer seq, or until deadline if it is not
- * 0 (CLOCK_MONOTONIC ns). */
-static void sleep_on_seq(struct log_file *lf, uint32_t seq, int64_t deadline)
-{
-	struct timespec left, *timeout = NULL;
-
-	if (deadline) {
-		int64_t ns = deadline - monotonic_ns();
-
-		if (ns <= 0)
-			return;
-		left.tv_sec = ns / 1000000000;
-		left.tv_nsec = ns % 1000000000;
-		timeout = &left;
-	}
-	syscall(SYS_futex, &lf->sync_seq, FUTEX_WAIT_PRIVATE, seq, timeout, NULL, 0);
-}
-
 /* One turn of wait_synced: runs the fdatasync that covers position, or
- * sleeps until one ends or the group's deadline passes.  The writers an
- * fdatasync releases sleep on sync_seq, not on sync_done: each would have
- * to take sync_lock again on waking, and on 2 CPUs those turns held their
- * replies back one after the other. */
+ * sleeps until one ends or the group's deadline passes.  It sleeps without
+ * sync_lock and does not take it again on waking: with a condition
+ * variable each writer an fdatasync released took it in turn, and on 2
+ * CPUs those turns held their replies back one after the other. */
 static void sync_or_sleep(struct log_file *lf, uint64_t position)
 {
 	int64_t deadline = 0;
@@ -1225,15 +1239,13 @@ static int file_sync(struct log *log, uint64_t position)
 static void *syncer_main(void *arg)
 {
 	struct log_file *lf = arg;
-	struct timespec next;
 
 	pthread_mutex_lock(&lf->sync_lock);
 	while (!lf->stopping) {
-		clock_gettime(CLOCK_REALTIME, &next);
-		next.tv_sec += 1;
-		while (!lf->stopping &&
-		       pthread_cond_timedwait(&lf->sync_done, &lf->sync_lock, &next) != ETIMEDOUT)
-			;
+		int64_t next = monotonic_ns() + 1000000000;
+
+		while (!lf->stopping && monotonic_ns() < next)
+			sleep_locked(lf, next);
 		if (!lf->stopping && !lf->syncing && !lf->sync_failed &&
 		    lf->synced < __atomic_load_n(&lf->written, __ATOMIC_ACQUIRE))
 			sync_now(lf);
@@ -1377,7 +1389,7 @@ static void file_close(struct log *log)
 	if (lf->syncer_started) {
 		pthread_mutex_lock(&lf->sync_lock);
 		lf->stopping = true;
-		pthread_cond_broadcast(&lf->sync_done);
+		wake_sleepers(lf);
 		pthread_mutex_unlock(&lf->sync_lock);
 		pthread_join(lf->syncer, NULL);
 	}
@@ -1396,7 +1408,6 @@ static void file_close(struct log *log)
 		close(lf->lockfd);
 	if (lf->dirfd >= 0)
 		close(lf->dirfd);
-	pthread_cond_destroy(&lf->sync_done);
 	pthread_mutex_destroy(&lf->sync_lock);
 	pthread_mutex_destroy(&lf->append_lock);
 	free(lf->snapshot_buf);

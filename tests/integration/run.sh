@@ -5,11 +5,12 @@
 #
 # RWFS names the daemon (default: ./rwfs at the repository root), so the same
 # tests run against a sanitizer build; TEST_TIMEOUT bounds each test (seconds,
-# default 60); TEST_LANES=1 runs the etcd tests one after the other with the
-# rest instead of in a lane of their own beside them.  A test fails when its script exits non-zero, when a daemon's
-# stderr holds a sanitizer report, when the test's own daemon writes anything
-# to stderr, or when it does not exit 0 after the unmount.  Mounts and
-# daemons are cleaned up even on failure or Ctrl-C.
+# default 60); TEST_LANES=1 runs every test one after the other, the etcd
+# ones too, not in a lane of their own beside the rest.  A test fails when
+# its script exits non-zero, when a daemon's stderr holds a sanitizer report,
+# when the test's own daemon writes anything to stderr, or when it does not
+# exit 0 after the unmount.  Mounts and daemons are cleaned up even on
+# failure or Ctrl-C.
 
 set -u
 
