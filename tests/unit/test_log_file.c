@@ -1622,6 +1622,34 @@ static void test_group_commit_shares_fdatasyncs(void **state)
 	log_close(log);
 }
 
+/* Writers waiting together for an fdatasync that fails all get -EIO: none
+ * is left asleep, none is told its write is on disk. */
+static void test_failed_fdatasync_fails_every_waiter(void **state)
+{
+	struct fixture *f = *state;
+	struct log_file_options o = options(f, LOG_SYNC_ALWAYS);
+	struct writer writers[WRITERS];
+	pthread_t threads[WRITERS];
+	struct seen s;
+	struct log *log;
+
+	o.io = &fake_io;
+	o.notices = fopen("/dev/null", "w");
+	log = open_ok(&o, &s);
+	slow_fdatasync_us = 2000;
+	fail_fdatasync = 1;
+	for (int i = 0; i < WRITERS; i++) {
+		writers[i] = (struct writer){ .log = log };
+		assert_int_equal(pthread_create(&threads[i], NULL, writer_main, &writers[i]), 0);
+	}
+	for (int i = 0; i < WRITERS; i++) {
+		pthread_join(threads[i], NULL);
+		assert_int_equal(writers[i].failures, WRITES_EACH);
+	}
+	log_close(log);
+	fclose(o.notices);
+}
+
 static void test_failed_fdatasync_stops_the_log(void **state)
 {
 	struct fixture *f = *state;
@@ -1842,6 +1870,7 @@ int main(void)
 		T(test_write_fallback_without_fallocate),
 		T(test_sync_policy),
 		T(test_group_commit_shares_fdatasyncs),
+		T(test_failed_fdatasync_fails_every_waiter),
 		T(test_failed_fdatasync_stops_the_log),
 		T(test_missing_directory),
 		T(test_read_only_directory),
